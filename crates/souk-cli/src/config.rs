@@ -1,0 +1,850 @@
+//! Configuration: built-in defaults, overlaid by a TOML file (`--config`), overlaid by
+//! `SOUK_*` environment variables, overlaid by command-line flags; typed and validated
+//! before anything starts. A bad key or value stops start-up naming the key, where it came
+//! from and what was expected.
+//!
+//! [`OPTIONS`] is the single list of settings: it gives each one's default, its environment
+//! variable and its documentation, and `souk config example` prints it. The serde structs
+//! below must match it exactly (a unit test deserializes the defaults with
+//! `deny_unknown_fields` and no serde defaults, so a key missing on either side fails).
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use souk_http::tls::TlsProfile;
+use toml::{Table, Value};
+
+/// One setting: its dotted key, default (as TOML) and a line of documentation.
+pub struct Opt {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+    pub secret: bool,
+}
+
+const fn opt(key: &'static str, default: &'static str, doc: &'static str) -> Opt {
+    Opt {
+        key,
+        default,
+        doc,
+        secret: false,
+    }
+}
+
+const fn secret(key: &'static str, default: &'static str, doc: &'static str) -> Opt {
+    Opt {
+        key,
+        default,
+        doc,
+        secret: true,
+    }
+}
+
+/// Every setting Souk reads.
+pub const OPTIONS: &[Opt] = &[
+    opt(
+        "server.https_addr",
+        r#""127.0.0.1:8443""#,
+        "Address and port of the HTTPS listener.",
+    ),
+    opt(
+        "server.http_addr",
+        r#""127.0.0.1:8080""#,
+        "Address of the plain-HTTP listener that only redirects to HTTPS; empty to disable it.",
+    ),
+    opt(
+        "server.public_url",
+        r#""https://localhost:8443""#,
+        "The https:// origin people reach Souk at; used for redirects and links. Passkeys need a host name, not an IP address.",
+    ),
+    opt(
+        "server.data_dir",
+        r#""./data""#,
+        "Directory for the SQLite database and the local certificate authority; created with mode 0700.",
+    ),
+    opt(
+        "server.shutdown_grace_secs",
+        "30",
+        "On SIGTERM or Ctrl-C, how long in-flight requests may run before connections are closed.",
+    ),
+    opt(
+        "server.security_contact",
+        r#""""#,
+        "Where to report vulnerabilities (a mailto: or https: URI), published in /.well-known/security.txt; empty means mailto:security@<public host>.",
+    ),
+    opt(
+        "tls.profile",
+        r#""intermediate""#,
+        "Mozilla TLS profile: \"intermediate\" (TLS 1.2 and 1.3) or \"modern\" (TLS 1.3 only).",
+    ),
+    opt(
+        "tls.cert_path",
+        r#""""#,
+        "PEM certificate chain to serve; empty means a certificate for localhost issued by Souk's local CA.",
+    ),
+    opt("tls.key_path", r#""""#, "PEM private key of tls.cert_path."),
+    secret(
+        "database.url",
+        r#""""#,
+        "sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; empty means SQLite at <data_dir>/souk.db.",
+    ),
+    opt(
+        "database.max_connections",
+        "10",
+        "Largest number of pooled database connections.",
+    ),
+    opt(
+        "database.acquire_timeout_secs",
+        "5",
+        "How long a request waits for a free database connection before failing with 503.",
+    ),
+    opt(
+        "http.body_limit_bytes",
+        "1048576",
+        "Largest request body accepted; larger ones get 413.",
+    ),
+    opt(
+        "http.header_limit_bytes",
+        "16384",
+        "Largest total size of request headers; larger ones get 431.",
+    ),
+    opt(
+        "http.request_timeout_secs",
+        "30",
+        "Longest time a request may take before it is answered with 503.",
+    ),
+    opt(
+        "http.header_read_timeout_secs",
+        "10",
+        "A client must send its request headers within this time (slow-client protection).",
+    ),
+    opt(
+        "rate_limit.enabled",
+        "true",
+        "Whether per-client rate limiting is on (probes and /metrics are never limited).",
+    ),
+    opt(
+        "rate_limit.per_second",
+        "20",
+        "Sustained requests per second allowed per client address (per /64 for IPv6).",
+    ),
+    opt(
+        "rate_limit.burst",
+        "100",
+        "Requests a client may send at once before the sustained rate applies.",
+    ),
+    opt(
+        "log.format",
+        r#""human""#,
+        "Log format: \"human\" or \"json\" (one object per line, for log shippers).",
+    ),
+    opt(
+        "log.level",
+        r#""info""#,
+        "Log filter in tracing's syntax, e.g. \"info\" or \"warn,souk_http=debug\".",
+    ),
+    opt(
+        "demo.load_on_empty",
+        "true",
+        "Load the demo marketplace when the catalog is empty at start-up.",
+    ),
+    secret(
+        "metrics.token",
+        r#""""#,
+        "Bearer token required to read /metrics; empty means only loopback clients may.",
+    ),
+];
+
+/// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
+#[must_use]
+pub fn env_name(key: &str) -> String {
+    format!("SOUK_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Environment variables with this prefix belong to the test suite, not to the server.
+const RESERVED_ENV_PREFIX: &str = "SOUK_TEST_";
+
+/// A setting could not be used.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub key: String,
+    pub source_name: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.source_name, self.message)
+        } else {
+            write!(
+                f,
+                "setting `{}` (from {}): {}",
+                self.key, self.source_name, self.message
+            )
+        }
+    }
+}
+
+fn err(key: &str, source: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        source_name: source.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The sources to read, in increasing precedence after the defaults.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    /// Command-line overrides: (key, value as text).
+    pub flags: Vec<(&'static str, String)>,
+}
+
+/// The settings as read, before validation. Field names are the keys of [`OPTIONS`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    server: RawServer,
+    tls: RawTls,
+    database: RawDatabase,
+    http: RawHttp,
+    rate_limit: RawRateLimit,
+    log: RawLog,
+    demo: RawDemo,
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    https_addr: String,
+    http_addr: String,
+    public_url: String,
+    data_dir: String,
+    shutdown_grace_secs: u64,
+    security_contact: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    profile: String,
+    cert_path: String,
+    key_path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: SecretString,
+    max_connections: u32,
+    acquire_timeout_secs: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    body_limit_bytes: u64,
+    header_limit_bytes: u64,
+    request_timeout_secs: u64,
+    header_read_timeout_secs: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    enabled: bool,
+    per_second: u32,
+    burst: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDemo {
+    load_on_empty: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    token: SecretString,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated settings. Secrets stay wrapped; `Debug` never shows them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    /// Origin without a trailing slash.
+    pub public_url: String,
+    pub public_host: String,
+    pub data_dir: PathBuf,
+    pub shutdown_grace: Duration,
+    pub security_contact: String,
+    pub tls_profile: TlsProfile,
+    /// Operator-supplied certificate and key; `None` means the local CA issues one.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub database_url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub header_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub rate_limit: Option<souk_http::RateLimitConfig>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub demo_on_empty: bool,
+    pub metrics_token: Option<SecretString>,
+}
+
+impl Config {
+    /// Reads and validates configuration from `sources`.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut merged = defaults();
+        if let Some(path) = &sources.file {
+            let shown = format!("file {}", path.display());
+            let text =
+                std::fs::read_to_string(path).map_err(|e| err("", &shown, format!("cannot read it: {e}")))?;
+            let table: Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| err("", &shown, format!("not valid TOML: {e}")))?;
+            overlay_file(&mut merged, &table, &shown)?;
+        }
+        for (name, value) in &sources.env {
+            if !name.starts_with("SOUK_") || name.starts_with(RESERVED_ENV_PREFIX) {
+                continue;
+            }
+            let shown = format!("environment variable {name}");
+            let opt = OPTIONS.iter().find(|o| env_name(o.key) == *name).ok_or_else(|| {
+                err(
+                    "",
+                    &shown,
+                    format!("no such setting; known variables: {}", known_env_names()),
+                )
+            })?;
+            set(&mut merged, opt, parse_text(opt, value, &shown)?);
+        }
+        for (key, value) in &sources.flags {
+            let shown = format!("command-line flag for {key}");
+            let opt = OPTIONS
+                .iter()
+                .find(|o| o.key == *key)
+                .ok_or_else(|| err(key, &shown, "no such setting"))?;
+            set(&mut merged, opt, parse_text(opt, value, &shown)?);
+        }
+        let raw: Raw = Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| err("", "the merged configuration", e.message().to_owned()))?;
+        validate(raw, sources)
+    }
+
+    /// The database URL to use (the configured one, or SQLite in the data directory).
+    #[must_use]
+    pub fn effective_database_url(&self) -> SecretString {
+        if self.database_url.expose_secret().is_empty() {
+            let path = self.data_dir.join("souk.db");
+            SecretString::from(format!("sqlite://{}", path.display()))
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+/// The defaults, as a TOML table built from [`OPTIONS`].
+fn defaults() -> Table {
+    let mut table = Table::new();
+    for o in OPTIONS {
+        let value: Value = format!("v = {}", o.default)
+            .parse::<Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(Value::String(String::new()));
+        set(&mut table, o, value);
+    }
+    table
+}
+
+fn set(table: &mut Table, opt: &Opt, value: Value) {
+    let (section, key) = opt.key.split_once('.').unwrap_or(("", opt.key));
+    if let Value::Table(t) = table.entry(section).or_insert_with(|| Value::Table(Table::new())) {
+        t.insert(key.to_owned(), value);
+    }
+}
+
+fn default_of(opt: &Opt) -> Option<Value> {
+    let (section, key) = opt.key.split_once('.')?;
+    defaults().get(section)?.get(key).cloned()
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Boolean(_) => "true or false",
+        Value::Float(_) => "a number",
+        _ => "a table or array",
+    }
+}
+
+fn overlay_file(merged: &mut Table, file: &Table, shown: &str) -> Result<(), ConfigError> {
+    for (section, inner) in file {
+        let Value::Table(inner) = inner else {
+            return Err(err(
+                section,
+                shown,
+                "expected a [section] table; settings live in sections like [server]",
+            ));
+        };
+        for (key, value) in inner {
+            let full = format!("{section}.{key}");
+            let opt = OPTIONS
+                .iter()
+                .find(|o| o.key == full)
+                .ok_or_else(|| err(&full, shown, format!("unknown setting{}", suggestion(&full))))?;
+            let expected = default_of(opt).unwrap_or(Value::String(String::new()));
+            if std::mem::discriminant(&expected) != std::mem::discriminant(value) {
+                return Err(err(
+                    &full,
+                    shown,
+                    format!("expected {}, got {}", type_name(&expected), type_name(value)),
+                ));
+            }
+            set(merged, opt, value.clone());
+        }
+    }
+    Ok(())
+}
+
+fn parse_text(opt: &Opt, text: &str, shown: &str) -> Result<Value, ConfigError> {
+    match default_of(opt) {
+        Some(Value::Integer(_)) => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| err(opt.key, shown, format!("expected an integer, got {text:?}"))),
+        Some(Value::Boolean(_)) => match text.trim() {
+            "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
+            _ => Err(err(
+                opt.key,
+                shown,
+                format!("expected true or false, got {text:?}"),
+            )),
+        },
+        _ => Ok(Value::String(text.to_owned())),
+    }
+}
+
+fn suggestion(key: &str) -> String {
+    let best = OPTIONS.iter().map(|o| (edit_distance(o.key, key), o.key)).min();
+    match best {
+        Some((d, k)) if d <= 3 => format!("; did you mean {k}?"),
+        _ => String::new(),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row.first().copied().unwrap_or(i);
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let value = (diagonal + usize::from(ca != *cb)).min(above + 1).min(left + 1);
+            diagonal = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = value;
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
+}
+
+fn known_env_names() -> String {
+    OPTIONS
+        .iter()
+        .map(|o| env_name(o.key))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a key's final value came from, for error messages.
+fn origin(key: &str, sources: &Sources) -> String {
+    if let Some((k, _)) = sources.flags.iter().rev().find(|(k, _)| *k == key) {
+        return format!("command-line flag for {k}");
+    }
+    let env = env_name(key);
+    if sources.env.iter().any(|(n, _)| *n == env) {
+        return format!("environment variable {env}");
+    }
+    if let Some(path) = &sources.file {
+        return format!("file {} or its default", path.display());
+    }
+    "the default".to_owned()
+}
+
+fn positive(key: &str, n: u64, sources: &Sources) -> Result<u64, ConfigError> {
+    if n == 0 {
+        Err(err(key, &origin(key, sources), "must be greater than 0"))
+    } else {
+        Ok(n)
+    }
+}
+
+fn addr(key: &str, text: &str, sources: &Sources) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| {
+        err(
+            key,
+            &origin(key, sources),
+            format!("expected an IP address and port like 127.0.0.1:8443, got {text:?}"),
+        )
+    })
+}
+
+fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
+    let o = |k: &str| origin(k, sources);
+    let https_addr = addr("server.https_addr", &raw.server.https_addr, sources)?;
+    let http_addr = match raw.server.http_addr.trim() {
+        "" => None,
+        text => Some(addr("server.http_addr", text, sources)?),
+    };
+    let public = url::Url::parse(&raw.server.public_url)
+        .ok()
+        .filter(|u| u.scheme() == "https" && u.host_str().is_some() && u.path() == "/" && u.query().is_none())
+        .ok_or_else(|| {
+            err(
+                "server.public_url",
+                &o("server.public_url"),
+                format!(
+                    "expected an https:// origin like https://localhost:8443 (no path), got {:?}",
+                    raw.server.public_url
+                ),
+            )
+        })?;
+    let public_host = public
+        .host_str()
+        .unwrap_or("localhost")
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let public_url = public.as_str().trim_end_matches('/').to_owned();
+    if raw.server.data_dir.trim().is_empty() {
+        return Err(err("server.data_dir", &o("server.data_dir"), "must not be empty"));
+    }
+    let security_contact = match raw.server.security_contact.trim() {
+        "" => format!("mailto:security@{public_host}"),
+        c if c.starts_with("mailto:") || c.starts_with("https://") => c.to_owned(),
+        c => {
+            return Err(err(
+                "server.security_contact",
+                &o("server.security_contact"),
+                format!("expected a mailto: or https: URI, got {c:?}"),
+            ));
+        }
+    };
+    let tls_profile = match raw.tls.profile.as_str() {
+        "intermediate" => TlsProfile::Intermediate,
+        "modern" => TlsProfile::Modern,
+        other => {
+            return Err(err(
+                "tls.profile",
+                &o("tls.profile"),
+                format!("expected \"intermediate\" or \"modern\", got {other:?}"),
+            ));
+        }
+    };
+    let tls_files = match (raw.tls.cert_path.trim(), raw.tls.key_path.trim()) {
+        ("", "") => None,
+        (c, k) if !c.is_empty() && !k.is_empty() => Some((PathBuf::from(c), PathBuf::from(k))),
+        _ => {
+            return Err(err(
+                "tls.cert_path",
+                &o("tls.cert_path"),
+                "tls.cert_path and tls.key_path must be set together",
+            ));
+        }
+    };
+    let url = raw.database.url.expose_secret();
+    if !url.is_empty() {
+        souk_store::Backend::from_url(url)
+            .map_err(|e| err("database.url", &o("database.url"), e.to_string()))?;
+    }
+    let rate_limit = raw.rate_limit.enabled.then_some(souk_http::RateLimitConfig {
+        per_second: u32::try_from(positive(
+            "rate_limit.per_second",
+            raw.rate_limit.per_second.into(),
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+        burst: u32::try_from(positive(
+            "rate_limit.burst",
+            raw.rate_limit.burst.into(),
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+    });
+    let log_format = match raw.log.format.as_str() {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(err(
+                "log.format",
+                &o("log.format"),
+                format!("expected \"human\" or \"json\", got {other:?}"),
+            ));
+        }
+    };
+    tracing_subscriber::EnvFilter::try_new(&raw.log.level)
+        .map_err(|e| err("log.level", &o("log.level"), format!("not a valid filter: {e}")))?;
+    let to_usize = |key: &str, n: u64| -> Result<usize, ConfigError> {
+        usize::try_from(positive(key, n, sources)?).map_err(|_| err(key, &origin(key, sources), "too large"))
+    };
+    let token = raw.metrics.token.expose_secret();
+    Ok(Config {
+        https_addr,
+        http_addr,
+        public_url,
+        public_host,
+        data_dir: PathBuf::from(raw.server.data_dir),
+        shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+        security_contact,
+        tls_profile,
+        tls_files,
+        max_connections: u32::try_from(positive(
+            "database.max_connections",
+            raw.database.max_connections.into(),
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+        acquire_timeout: Duration::from_secs(positive(
+            "database.acquire_timeout_secs",
+            raw.database.acquire_timeout_secs,
+            sources,
+        )?),
+        database_url: raw.database.url,
+        body_limit_bytes: to_usize("http.body_limit_bytes", raw.http.body_limit_bytes)?,
+        header_limit_bytes: to_usize("http.header_limit_bytes", raw.http.header_limit_bytes)?,
+        request_timeout: Duration::from_secs(positive(
+            "http.request_timeout_secs",
+            raw.http.request_timeout_secs,
+            sources,
+        )?),
+        header_read_timeout: Duration::from_secs(positive(
+            "http.header_read_timeout_secs",
+            raw.http.header_read_timeout_secs,
+            sources,
+        )?),
+        rate_limit,
+        log_format,
+        log_level: raw.log.level,
+        demo_on_empty: raw.demo.load_on_empty,
+        metrics_token: (!token.is_empty()).then(|| raw.metrics.token.clone()),
+    })
+}
+
+/// `souk config example`: every option with its default and documentation, as TOML that
+/// loads as-is.
+#[must_use]
+pub fn example() -> String {
+    let mut by_section: BTreeMap<&str, Vec<&Opt>> = BTreeMap::new();
+    let order: Vec<&str> = OPTIONS
+        .iter()
+        .filter_map(|o| o.key.split_once('.').map(|(s, _)| s))
+        .collect();
+    for o in OPTIONS {
+        by_section
+            .entry(o.key.split_once('.').map_or("", |(s, _)| s))
+            .or_default()
+            .push(o);
+    }
+    let mut out = String::from(
+        "# Souk configuration. Every setting is shown with its default.\n\
+         # Each can also be set by an environment variable (named after it) or, for some, a flag.\n",
+    );
+    let mut seen = Vec::new();
+    for section in order {
+        if seen.contains(&section) {
+            continue;
+        }
+        seen.push(section);
+        let _ = write!(out, "\n[{section}]\n");
+        for o in by_section.get(section).into_iter().flatten() {
+            let key = o.key.split_once('.').map_or(o.key, |(_, k)| k);
+            let secret_note = if o.secret {
+                " Secret: prefer the environment variable."
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "# {}{secret_note} Env: {}\n{key} = {}\n",
+                o.doc,
+                env_name(o.key),
+                o.default
+            );
+        }
+    }
+    out
+}
+
+/// Whether `path`'s permissions let anyone but the owner read it.
+#[must_use]
+pub fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("souk.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&Sources {
+            file: Some(path),
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn defaults_deserialize_into_the_structs_exactly() {
+        let c = Config::load(&Sources::default()).unwrap();
+        assert_eq!(c.https_addr.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.public_url, "https://localhost:8443");
+        assert_eq!(c.security_contact, "mailto:security@localhost");
+        assert!(
+            c.effective_database_url()
+                .expose_secret()
+                .starts_with("sqlite://")
+        );
+    }
+
+    #[test]
+    fn the_example_loads_and_equals_the_defaults() {
+        let from_example = load_toml(&example()).unwrap();
+        let defaults = Config::load(&Sources::default()).unwrap();
+        assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
+        for o in OPTIONS {
+            assert!(example().contains(&env_name(o.key)), "{}", o.key);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let e = load_toml("[server]\nhttps_adr = \"x\"\n").unwrap_err();
+        assert_eq!(e.key, "server.https_adr");
+        assert!(e.to_string().contains("did you mean server.https_addr"), "{e}");
+        let e = load_toml("[http]\nbody_limit_bytes = \"big\"\n").unwrap_err();
+        assert_eq!(e.key, "http.body_limit_bytes");
+        assert!(e.message.contains("expected an integer"), "{e}");
+        let e = load_toml("[server]\nhttps_addr = \"nope\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("server.https_addr") && e.to_string().contains("\"nope\""),
+            "{e}"
+        );
+        let e = load_toml("[tls]\nprofile = \"old\"\n").unwrap_err();
+        assert_eq!(e.key, "tls.profile");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_variables_fail() {
+        let env = vec![("SOUK_HTTP_BODY_LIMIT_BYTES".to_owned(), "2048".to_owned())];
+        let c = Config::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(c.body_limit_bytes, 2048);
+        let env = vec![("SOUK_NOPE".to_owned(), "1".to_owned())];
+        assert!(
+            Config::load(&Sources {
+                env,
+                ..Sources::default()
+            })
+            .is_err()
+        );
+        let env = vec![("SOUK_TEST_DATABASE_URL".to_owned(), "postgres://x/y".to_owned())];
+        assert!(
+            Config::load(&Sources {
+                env,
+                ..Sources::default()
+            })
+            .is_ok(),
+            "test variables are ignored"
+        );
+        let env = vec![("SOUK_RATE_LIMIT_ENABLED".to_owned(), "maybe".to_owned())];
+        let e = Config::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("SOUK_RATE_LIMIT_ENABLED"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let env = vec![
+            (
+                "SOUK_DATABASE_URL".to_owned(),
+                "postgres://souk:hunter2@db/souk".to_owned(),
+            ),
+            ("SOUK_METRICS_TOKEN".to_owned(), "tok-s3cret".to_owned()),
+        ];
+        let c = Config::load(&Sources {
+            env,
+            ..Sources::default()
+        })
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok-s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn public_url_must_be_an_https_origin() {
+        for bad in [
+            "http://localhost:8443",
+            "https://localhost:8443/shop",
+            "localhost",
+        ] {
+            let flags = vec![("server.public_url", bad.to_owned())];
+            let e = Config::load(&Sources {
+                flags,
+                ..Sources::default()
+            })
+            .unwrap_err();
+            assert_eq!(e.key, "server.public_url", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The `souk` command line: parses arguments, reads configuration, and runs one command.
+//! This crate is the only place that reads the environment, arguments and files; everything
+//! below it receives typed values.
+
+pub mod config;
+pub mod local_ca;
+mod logging;
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use souk_domain::{OsEntropy, SystemClock};
+
+use crate::config::{Config, Sources};
+
+/// Souk: a marketplace server with trust and security built in.
+#[derive(Debug, Parser)]
+#[command(name = "souk", version, about)]
+struct Cli {
+    /// A TOML configuration file (see `souk config example`).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL (sqlite://PATH or postgres://…); overrides the configuration.
+    /// Prefer SOUK_DATABASE_URL when it holds a password: arguments are visible to other users.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Data directory; overrides server.data_dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTPS (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo marketplace (shops, listings, buyers). Safe to run twice.
+    Demo,
+    /// Inspect configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print every setting with its default and documentation, as a loadable TOML file.
+    Example,
+    /// Load and validate the configuration, then print a summary (secrets redacted).
+    Check,
+}
+
+/// Exit code for a configuration error.
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs the command line; returns the process exit code.
+#[must_use]
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config {
+        action: ConfigAction::Example,
+    } = command
+    {
+        print!("{}", config::example());
+        return ExitCode::SUCCESS;
+    }
+    let mut flags = Vec::new();
+    if let Some(url) = cli.database_url {
+        flags.push(("database.url", url));
+    }
+    if let Some(dir) = cli.data_dir {
+        flags.push(("server.data_dir", dir));
+    }
+    let sources = Sources {
+        file: cli.config,
+        env: std::env::vars().collect(),
+        flags,
+    };
+    let config = match Config::load(&sources) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Command::Config {
+        action: ConfigAction::Check,
+    } = command
+    {
+        println!("configuration OK");
+        println!("  https:     {}", config.https_addr);
+        println!(
+            "  http:      {}",
+            config
+                .http_addr
+                .map_or_else(|| "disabled".to_owned(), |a| a.to_string())
+        );
+        println!("  public:    {}", config.public_url);
+        println!(
+            "  database:  {}",
+            souk_store::redacted_url(&config.effective_database_url())
+        );
+        println!("  data dir:  {}", config.data_dir.display());
+        return ExitCode::SUCCESS;
+    }
+    logging::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Migrate => server::migrate_only(&config).await,
+            Command::Demo => {
+                server::demo_only(&config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await
+            }
+            Command::Serve | Command::Config { .. } => serve(&config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let started = server::start(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
+    let url = format!("{}/", config.public_url);
+    println!("Souk is running.");
+    println!("  Open          {url}");
+    println!("  API docs      {url}api/docs");
+    if let Some(ca) = &started.ca_cert {
+        println!(
+            "  Local CA      {} (trust it once: see README, \"Trust the local CA\")",
+            ca.display()
+        );
+    }
+    println!("  Stop          Ctrl-C");
+    server::shutdown_signal().await;
+    started.stop().await;
+    Ok(())
+}

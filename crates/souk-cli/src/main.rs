@@ -1,0 +1,5 @@
+//! The `souk` binary.
+
+fn main() -> std::process::ExitCode {
+    souk_cli::run()
+}

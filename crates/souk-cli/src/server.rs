@@ -1,0 +1,237 @@
+//! Starting and stopping Souk: prepare the data directory, TLS, the database and the demo,
+//! then bind the listeners and serve. `souk serve` and the test kit both start Souk through
+//! [`start`], so the tests run exactly what operators run.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use souk_core::Souk;
+use souk_domain::{Clock, Entropy};
+use souk_http::server::{Listeners, ServeOptions};
+use souk_http::{AppState, HttpConfig};
+use souk_store::{Store, StoreConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::local_ca;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Started {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    /// The local CA certificate users should trust, when Souk issued its own certificate.
+    pub ca_cert: Option<PathBuf>,
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Started {
+    /// Begins a graceful shutdown and waits for it to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+
+    /// Begins a graceful shutdown without waiting; the handle resolves when it is done.
+    #[must_use]
+    pub fn begin_stop(self) -> JoinHandle<()> {
+        let _ = self.stop.send(());
+        self.task
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
+    }
+}
+
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if !config.data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.effective_database_url();
+    let store = Store::connect(&StoreConfig {
+        url: url.clone(),
+        max_connections: config.max_connections,
+        acquire_timeout: config.acquire_timeout,
+    })
+    .await
+    .with_context(|| format!("cannot open the database {}", souk_store::redacted_url(&url)))?;
+    let report = store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    tracing::info!(backend = store.backend().name(), applied = report.applied_now, latest = ?report.latest, "database ready");
+    Ok(store)
+}
+
+/// `souk migrate`.
+pub async fn migrate_only(config: &Config) -> anyhow::Result<()> {
+    create_data_dir(config)?;
+    let store = open_store(config).await?;
+    store.close().await;
+    println!(
+        "database migrated ({})",
+        souk_store::redacted_url(&config.effective_database_url())
+    );
+    Ok(())
+}
+
+/// `souk demo`.
+pub async fn demo_only(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> anyhow::Result<()> {
+    create_data_dir(config)?;
+    let store = open_store(config).await?;
+    let souk = Souk::new(store.clone(), clock, entropy);
+    let report = souk_core::demo::load(&souk)
+        .await
+        .context("cannot load the demo marketplace")?;
+    store.close().await;
+    if report.is_empty() {
+        println!("demo marketplace already loaded; nothing added");
+    } else {
+        println!(
+            "demo marketplace loaded: {} accounts, {} shops, {} listings added",
+            report.accounts, report.shops, report.listings
+        );
+    }
+    Ok(())
+}
+
+fn tls_config(
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, Option<PathBuf>)> {
+    let (cert, key, ca) = match &config.tls_files {
+        Some((cert_path, key_path)) => {
+            if crate::config::readable_by_others(key_path) {
+                anyhow::bail!(
+                    "{} is readable by other users; run `chmod 600 {}`",
+                    key_path.display(),
+                    key_path.display()
+                );
+            }
+            let cert =
+                std::fs::read(cert_path).with_context(|| format!("cannot read {}", cert_path.display()))?;
+            let key =
+                std::fs::read(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+            (cert, key, None)
+        }
+        None => {
+            let now = clock.now().to_datetime().context("the clock is out of range")?;
+            let ca = local_ca::ensure(&config.data_dir.join("tls"), &config.public_host, now)?;
+            let (cert, key) = ca.issue(&config.public_host, now)?;
+            (cert.into_bytes(), key.into_bytes(), Some(ca.cert_path))
+        }
+    };
+    let tls = souk_http::tls::server_config(config.tls_profile, &cert, &key)
+        .context("cannot use the TLS certificate")?;
+    Ok((tls, ca))
+}
+
+/// Starts Souk: everything `souk serve` does before it waits for a signal.
+pub async fn start(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> anyhow::Result<Started> {
+    create_data_dir(config)?;
+    let (tls, ca_cert) = tls_config(config, clock.as_ref())?;
+    let store = open_store(config).await?;
+    let souk = Souk::new(store.clone(), clock, entropy);
+    if config.demo_on_empty && souk_core::demo::catalog_is_empty(&souk).await? {
+        souk_core::demo::load(&souk)
+            .await
+            .context("cannot load the demo marketplace")?;
+    }
+    let http_config = HttpConfig {
+        public_url: config.public_url.clone(),
+        body_limit_bytes: config.body_limit_bytes,
+        header_limit_bytes: config.header_limit_bytes,
+        request_timeout: config.request_timeout,
+        rate_limit: config.rate_limit,
+        security_contact: config.security_contact.clone(),
+        metrics_token: config.metrics_token.clone(),
+    };
+    let state = AppState::new(souk, http_config, souk_http::install_recorder());
+    let app = souk_http::app(state.clone());
+
+    let https = TcpListener::bind(config.https_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.https_addr)", config.https_addr))?;
+    let http = match config.http_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (server.http_addr)"))?,
+        ),
+        None => None,
+    };
+    let https_addr = https.local_addr()?;
+    let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
+    let options = ServeOptions {
+        public_url: config.public_url.clone(),
+        shutdown_grace: config.shutdown_grace,
+        handshake_timeout: Duration::from_secs(10),
+        header_read_timeout: config.header_read_timeout,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serve_state = state.clone();
+    let task = tokio::spawn(async move {
+        let housekeeping = tokio::spawn(housekeeping(serve_state.clone()));
+        souk_http::server::serve(serve_state, app, tls, Listeners { https, http }, options, async {
+            let _ = stopped.await;
+        })
+        .await;
+        housekeeping.abort();
+        store.close().await;
+    });
+    tracing::info!(%https_addr, ?http_addr, "listening");
+    Ok(Started {
+        https_addr,
+        http_addr,
+        ca_cert,
+        state,
+        stop,
+        task,
+    })
+}
+
+/// Periodic upkeep: forget idle rate-limit buckets so memory stays bounded.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_mins(1));
+    loop {
+        tick.tick().await;
+        state.forget_idle_clients();
+    }
+}

@@ -1,0 +1,33 @@
+//! Souk's use cases. Handlers call these and nothing else; each use case owns its
+//! transaction and, as later layers arrive, its authorization, risk and audit steps.
+
+pub mod catalog;
+pub mod demo;
+mod error;
+pub mod health;
+
+use std::sync::Arc;
+
+use souk_domain::{Clock, Entropy};
+use souk_store::Store;
+
+pub use error::CoreError;
+
+/// Everything a use case needs from the outside world, passed in rather than reached for.
+#[derive(Debug, Clone)]
+pub struct Souk {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+}
+
+impl Souk {
+    #[must_use]
+    pub fn new(store: Store, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
+        Self {
+            store,
+            clock,
+            entropy,
+        }
+    }
+}

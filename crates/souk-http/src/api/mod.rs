@@ -1,0 +1,50 @@
+//! The JSON API under `/api/v1`, and the probes. Each operation is documented in place with
+//! `utoipa`, so the OpenAPI 3.1 document at `/api/openapi.json` is generated from the code.
+
+mod catalog;
+mod csp;
+pub mod docs;
+mod dto;
+mod health;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Souk API",
+        description = "The JSON API of a Souk marketplace. Errors are RFC 9457 problem documents \
+                       (`application/problem+json`) with a stable `code`; lists are cursor-paginated.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "catalog", description = "Shops, listings and categories on the storefront."),
+        (name = "operations", description = "Health probes for load balancers and orchestrators."),
+        (name = "security", description = "Security reporting endpoints."),
+    ),
+    components(schemas(dto::ProblemDoc)),
+)]
+struct ApiDoc;
+
+/// The API routes with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(catalog::list_listings))
+        .routes(routes!(catalog::get_listing))
+        .routes(routes!(catalog::list_shops))
+        .routes(routes!(catalog::get_shop))
+        .routes(routes!(catalog::list_categories))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(csp::report))
+}
+
+/// The OpenAPI document, serialized once at start-up.
+pub fn openapi_json() -> Vec<u8> {
+    let (_, doc) = router().split_for_parts();
+    doc.to_pretty_json().unwrap_or_default().into_bytes()
+}

@@ -1,0 +1,106 @@
+//! The page models handed to templates. Templates only read these; they never reach for
+//! data themselves.
+
+use askama::Template;
+use souk_domain::catalog::{Category, Listing, Shop};
+use souk_store::catalog::ShopSummary;
+
+use crate::assets;
+
+/// What the shared layout needs on every page.
+pub(crate) struct Layout {
+    pub title: String,
+    pub css: String,
+    pub logo: String,
+    pub favicon: String,
+    pub categories: Vec<(&'static str, &'static str)>,
+}
+
+impl Layout {
+    pub(crate) fn new(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            css: assets::url("souk.css"),
+            logo: assets::url("logo.svg"),
+            favicon: assets::url("favicon.svg"),
+            categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
+        }
+    }
+}
+
+/// A listing as a card in a grid.
+pub(crate) struct Card {
+    pub url: String,
+    pub image: String,
+    pub title: String,
+    pub price: String,
+    pub shop_name: String,
+    pub shop_url: String,
+    pub low_stock: bool,
+}
+
+impl From<&Listing> for Card {
+    fn from(l: &Listing) -> Self {
+        Self {
+            url: format!("/listings/{}", l.id),
+            image: format!("/media/listings/{}/art.svg", l.id),
+            title: l.title.clone(),
+            price: l.price.to_string(),
+            shop_name: l.shop_name.clone(),
+            shop_url: format!("/shops/{}", l.shop_slug),
+            low_stock: l.stock > 0 && l.stock <= 5,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "browse.html")]
+pub(crate) struct BrowsePage {
+    pub layout: Layout,
+    pub heading: String,
+    pub intro: String,
+    pub show_hero: bool,
+    pub active_category: String,
+    pub cards: Vec<Card>,
+    pub next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "listing.html")]
+pub(crate) struct ListingPage {
+    pub layout: Layout,
+    pub listing: Listing,
+    pub image: String,
+    pub price: String,
+    pub shop_url: String,
+    pub category_url: String,
+    pub category_label: &'static str,
+    pub paragraphs: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+pub(crate) struct ShopPage {
+    pub layout: Layout,
+    pub shop: Shop,
+    pub since: String,
+    pub cards: Vec<Card>,
+    pub next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "shops.html")]
+pub(crate) struct ShopsPage {
+    pub layout: Layout,
+    pub shops: Vec<ShopSummary>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage {
+    pub layout: Layout,
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+    pub request_id: String,
+}

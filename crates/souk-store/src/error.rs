@@ -1,0 +1,52 @@
+//! The store's error type: what went wrong, in terms a use case can act on.
+
+/// A storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached, or no connection was free in time.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// The URL names no supported engine, or is malformed.
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+    /// A uniqueness or other named constraint refused the change.
+    #[error("constraint {constraint} refused the change")]
+    Conflict { constraint: String },
+    /// A stored row does not decode into a domain value (corruption or a bad migration).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Query(sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn from_connect(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable,
+            sqlx::Error::Configuration(c) => Self::UnsupportedUrl(c.to_string()),
+            other => Self::Query(other),
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
+        Self::Corrupt(what.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable,
+            sqlx::Error::Database(db) => match db.constraint() {
+                Some(c) if db.is_unique_violation() || db.is_foreign_key_violation() => Self::Conflict {
+                    constraint: c.to_owned(),
+                },
+                _ => Self::Query(e),
+            },
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) => Self::Corrupt(e.to_string()),
+            _ => Self::Query(e),
+        }
+    }
+}
