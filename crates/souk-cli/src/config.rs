@@ -432,6 +432,16 @@ fn overlay_file(merged: &mut Table, file: &Table, shown: &str) -> Result<(), Con
                     format!("expected {}, got {}", type_name(&expected), type_name(value)),
                 ));
             }
+            if value
+                .as_integer()
+                .is_some_and(|n| n < 0 || n > i64::from(u32::MAX))
+            {
+                return Err(err(
+                    &full,
+                    shown,
+                    format!("expected a whole number from 0 to {}", u32::MAX),
+                ));
+            }
             set(merged, opt, value.clone());
         }
     }
@@ -442,9 +452,15 @@ fn parse_text(opt: &Opt, text: &str, shown: &str) -> Result<Value, ConfigError> 
     match default_of(opt) {
         Some(Value::Integer(_)) => text
             .trim()
-            .parse::<i64>()
-            .map(Value::Integer)
-            .map_err(|_| err(opt.key, shown, format!("expected an integer, got {text:?}"))),
+            .parse::<u32>()
+            .map(|n| Value::Integer(i64::from(n)))
+            .map_err(|_| {
+                err(
+                    opt.key,
+                    shown,
+                    format!("expected a whole number from 0 to {}, got {text:?}", u32::MAX),
+                )
+            }),
         Some(Value::Boolean(_)) => match text.trim() {
             "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
@@ -529,6 +545,10 @@ fn addr(key: &str, text: &str, sources: &Sources) -> Result<SocketAddr, ConfigEr
     })
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one check per setting, in the order of OPTIONS"
+)]
 fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
     let o = |k: &str| origin(k, sources);
     let https_addr = addr("server.https_addr", &raw.server.https_addr, sources)?;

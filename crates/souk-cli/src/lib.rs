@@ -143,6 +143,13 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     println!("Souk is running.");
     println!("  Open          {url}");
     println!("  API docs      {url}api/docs");
+    match started.http_addr {
+        Some(http) => println!(
+            "  Listening     {} (HTTPS), {http} (HTTP, redirects to HTTPS)",
+            started.https_addr
+        ),
+        None => println!("  Listening     {} (HTTPS)", started.https_addr),
+    }
     if let Some(ca) = &started.ca_cert {
         println!(
             "  Local CA      {} (trust it once: see README, \"Trust the local CA\")",

@@ -22,7 +22,10 @@ pub enum CoreError {
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable => Self::Unavailable,
+            StoreError::Unavailable { cause } => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::Unavailable
+            }
             other => Self::Internal(other),
         }
     }

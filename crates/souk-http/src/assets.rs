@@ -86,3 +86,8 @@ pub(crate) async fn serve(
     }
     Ok(res)
 }
+
+/// Browsers ask for `/favicon.ico` whatever the page declares; answer with the SVG icon.
+pub(crate) async fn favicon() -> Result<Response, Problem> {
+    serve(Path("favicon.svg".to_owned()), Query(Version { v: None })).await
+}

@@ -79,6 +79,26 @@ impl Backend {
     }
 }
 
+/// Whether a database error code means "try again later" rather than "this statement is
+/// wrong".
+///
+/// PostgreSQL reports a 5-character SQLSTATE: classes 08 (connection exception), 53
+/// (insufficient resources) and 57 (operator intervention, e.g. shutdown), and 40001/40P01
+/// (serialization failure, deadlock) are transient. SQLite reports its result code in
+/// decimal (at most 4 digits, extended codes included): BUSY (5) and LOCKED (6), whose
+/// extended codes keep the primary code in the low byte.
+#[must_use]
+pub fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(sqlstate) if sqlstate.len() == 5 => {
+            ["08", "53", "57"].iter().any(|class| sqlstate.starts_with(class))
+                || matches!(sqlstate, "40001" | "40P01")
+        }
+        Some(sqlite) => sqlite.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +112,19 @@ mod tests {
         };
         assert_eq!(names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS));
         assert!(SQLITE_MIGRATIONS.iter().count() > 0);
+    }
+
+    #[test]
+    fn transient_codes() {
+        for code in [
+            "57P01", "08006", "53300", "40001", "40P01", "5", "517", "6", "262",
+        ] {
+            assert!(is_transient(Some(code)), "{code}");
+        }
+        for code in ["23505", "42P01", "19", "2067", "1"] {
+            assert!(!is_transient(Some(code)), "{code}");
+        }
+        assert!(!is_transient(None));
     }
 
     #[test]

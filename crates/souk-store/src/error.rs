@@ -3,9 +3,10 @@
 /// A storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached, or no connection was free in time.
-    #[error("the database is unavailable")]
-    Unavailable,
+    /// The database could not be reached, refused the connection, is shutting down, or no
+    /// connection was free in time. Retrying later may succeed.
+    #[error("the database is unavailable: {cause}")]
+    Unavailable { cause: String },
     /// The URL names no supported engine, or is malformed.
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
@@ -22,11 +23,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Any failure to obtain a connection means the database is unavailable, except a URL
+    /// that can never work.
     pub(crate) fn from_connect(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable,
             sqlx::Error::Configuration(c) => Self::UnsupportedUrl(c.to_string()),
-            other => Self::Query(other),
+            other => Self::Unavailable {
+                cause: other.to_string(),
+            },
+        }
+    }
+
+    pub(crate) fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable {
+            cause: cause.to_string(),
         }
     }
 
@@ -38,7 +48,12 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable { cause: e.to_string() }
+            }
+            sqlx::Error::Database(db) if crate::dialect::is_transient(db.code().as_deref()) => {
+                Self::Unavailable { cause: e.to_string() }
+            }
             sqlx::Error::Database(db) => match db.constraint() {
                 Some(c) if db.is_unique_violation() || db.is_foreign_key_violation() => Self::Conflict {
                     constraint: c.to_owned(),

@@ -118,7 +118,7 @@ impl Store {
         };
         tokio::time::timeout(timeout, check)
             .await
-            .map_err(|_| StoreError::Unavailable)?
+            .map_err(|_| StoreError::unavailable("no answer in time"))?
     }
 
     #[must_use]

@@ -168,9 +168,34 @@ impl TestApp {
     }
 }
 
+/// A client for plain HTTP (the redirector), following no redirects.
+#[must_use]
+pub fn plain_http_client() -> reqwest::Client {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+}
+
 /// An HTTPS client trusting only `ca_pem`, with `localhost` resolved to `addr`.
 #[must_use]
 pub fn client_trusting(ca_pem: &[u8], addr: SocketAddr) -> reqwest::Client {
+    client_with_versions(ca_pem, addr, rustls::DEFAULT_VERSIONS)
+}
+
+/// Like [`client_trusting`], offering only the given TLS versions.
+#[must_use]
+pub fn client_with_versions(
+    ca_pem: &[u8],
+    addr: SocketAddr,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> reqwest::Client {
     use rustls_pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem) {
@@ -178,7 +203,7 @@ pub fn client_trusting(ca_pem: &[u8], addr: SocketAddr) -> reqwest::Client {
     }
     let mut tls =
         rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("protocol versions")
             .with_root_certificates(roots)
             .with_no_client_auth();

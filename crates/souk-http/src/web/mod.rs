@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/shops/{slug}", get(pages::shop))
         .route("/media/listings/{id}/art.svg", get(art::listing_art))
         .route("/static/{name}", get(crate::assets::serve))
+        .route("/favicon.ico", get(crate::assets::favicon))
         .route("/.well-known/security.txt", get(pages::security_txt))
         .route("/robots.txt", get(pages::robots_txt))
 }

@@ -1,0 +1,207 @@
+//! The `souk` binary itself: configuration errors exit 2 with a message naming the key,
+//! `migrate` and `demo` work (and `demo` twice changes nothing), `serve` stops cleanly on
+//! SIGTERM, and one flag switches to PostgreSQL.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn souk(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
+    cmd.current_dir(dir)
+        .env_remove("SOUK_TEST_DATABASE_URL")
+        .env("SOUK_LOG_LEVEL", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn configuration_errors_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("unknown.toml"),
+        "[server]\nhttps_adr = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("badvalue.toml"),
+        "[http]\nbody_limit_bytes = -5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("badtype.toml"),
+        "[rate_limit]\nenabled = \"sometimes\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "[server\n").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--config", "unknown.toml", "config", "check"],
+            "server.https_adr",
+        ),
+        (&["--config", "badvalue.toml", "serve"], "http.body_limit_bytes"),
+        (&["--config", "badtype.toml", "serve"], "rate_limit.enabled"),
+        (&["--config", "broken.toml", "serve"], "not valid TOML"),
+        (&["--config", "missing.toml", "serve"], "cannot read it"),
+        (&["--database-url", "mysql://x/y", "migrate"], "database.url"),
+    ];
+    for (args, needle) in cases {
+        let (code, _, err) = run(souk(dir.path()).args(*args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(souk(dir.path())
+        .args(["config", "check"])
+        .env("SOUK_SERVER_HTTPS_ADDR", "localhost"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("SOUK_SERVER_HTTPS_ADDR") && err.contains("server.https_addr"),
+        "{err}"
+    );
+    let (code, _, err) = run(souk(dir.path())
+        .args(["config", "check"])
+        .env("SOUK_SERVR_HTTPS_ADDR", "x"));
+    assert_eq!(code, 2, "unknown SOUK_ variables are refused: {err}");
+}
+
+#[test]
+fn config_example_is_a_loadable_config_and_check_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, example, _) = run(souk(dir.path()).args(["config", "example"]));
+    assert_eq!(code, 0);
+    std::fs::write(dir.path().join("souk.toml"), &example).unwrap();
+    let (code, out, err) = run(souk(dir.path())
+        .args(["--config", "souk.toml", "config", "check"])
+        .env("SOUK_DATABASE_URL", "postgres://souk:hunter2@db.internal/souk"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("configuration OK") && out.contains("postgres://souk:***@db.internal/souk"),
+        "{out}"
+    );
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"));
+}
+
+#[test]
+fn migrate_then_demo_twice_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(souk(dir.path()).arg("migrate"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("database migrated"));
+    let (code, out, err) = run(souk(dir.path()).arg("demo"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("6 shops, 26 listings added"), "{out}");
+    let (code, out, _) = run(souk(dir.path()).arg("demo"));
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing added"), "{out}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("data")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700, "the data directory is private");
+}
+
+#[test]
+fn one_flag_switches_to_postgresql() {
+    let Some(admin) = souk_testkit::postgres_admin_url() else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let name = format!("souk_cli_{}", uuid_like());
+    rt.block_on(async {
+        use sqlx::{Connection as _, Executor as _};
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await
+            .unwrap();
+    });
+    let mut url = reqwest::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(souk(dir.path()).args(["--database-url", url.as_str(), "demo"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("26 listings added"), "{out}");
+    assert!(
+        !dir.path().join("data/souk.db").exists(),
+        "nothing was written to SQLite"
+    );
+    rt.block_on(async {
+        use sqlx::{Connection as _, Executor as _};
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE \"{name}\" WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+    });
+}
+
+fn uuid_like() -> String {
+    format!("{}_{}", std::process::id(), Instant::now().elapsed().as_nanos())
+}
+
+#[test]
+fn serve_prints_the_url_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = souk(dir.path())
+        .env("SOUK_SERVER_HTTPS_ADDR", "127.0.0.1:0")
+        .env("SOUK_SERVER_HTTP_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "no banner: {banner}");
+        let line = lines.next().expect("server exited early").unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(rest) = line.trim().strip_prefix("Listening") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<std::net::SocketAddr>()
+                .unwrap();
+        }
+    };
+    assert!(
+        banner.contains("Open          https://localhost:8443/"),
+        "{banner}"
+    );
+    let ca = std::fs::read(dir.path().join("data/tls/souk-local-ca.pem")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        let client = souk_testkit::client_trusting(&ca, addr);
+        client
+            .get(format!("https://localhost:{}/healthz", addr.port()))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "souk did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "a graceful stop exits 0");
+}
