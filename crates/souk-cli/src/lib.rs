@@ -42,6 +42,8 @@ enum Command {
     Migrate,
     /// Load the demo marketplace (shops, listings, buyers). Safe to run twice.
     Demo,
+    /// Print the OpenAPI 3.1 document of the JSON API (for client generators).
+    Openapi,
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -65,12 +67,24 @@ const EXIT_CONFIG: u8 = 2;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Config {
-        action: ConfigAction::Example,
-    } = command
-    {
-        print!("{}", config::example());
-        return ExitCode::SUCCESS;
+    // Commands that read no configuration and touch nothing.
+    match command {
+        Command::Config {
+            action: ConfigAction::Example,
+        } => {
+            print!("{}", config::example());
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            println!("{}", String::from_utf8_lossy(&souk_http::api::openapi_json()));
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve
+        | Command::Migrate
+        | Command::Demo
+        | Command::Config {
+            action: ConfigAction::Check,
+        } => {}
     }
     let mut flags = Vec::new();
     if let Some(url) = cli.database_url {
@@ -125,7 +139,8 @@ pub fn run() -> ExitCode {
             Command::Demo => {
                 server::demo_only(&config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await
             }
-            Command::Serve | Command::Config { .. } => serve(&config).await,
+            Command::Serve => serve(&config).await,
+            Command::Config { .. } | Command::Openapi => Ok(()),
         }
     });
     match result {

@@ -189,6 +189,24 @@ pub fn client_trusting(ca_pem: &[u8], addr: SocketAddr) -> reqwest::Client {
     client_with_versions(ca_pem, addr, rustls::DEFAULT_VERSIONS)
 }
 
+/// A rustls client configuration trusting only `ca_pem`, for raw-socket tests.
+#[must_use]
+pub fn tls_client_config(ca_pem: &[u8], alpn: &[&[u8]]) -> rustls::ClientConfig {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    let mut tls =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tls
+}
+
 /// Like [`client_trusting`], offering only the given TLS versions.
 #[must_use]
 pub fn client_with_versions(

@@ -205,3 +205,37 @@ fn serve_prints_the_url_and_stops_cleanly_on_sigterm() {
     };
     assert_eq!(code, Some(0), "a graceful stop exits 0");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_and_carry_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = souk(dir.path())
+        .arg("migrate")
+        .env("SOUK_LOG_FORMAT", "json")
+        .env("SOUK_LOG_LEVEL", "info")
+        .env("SOUK_METRICS_TOKEN", "tok-s3cret-value")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "info logs were written");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+    }
+    assert!(!stderr.contains("tok-s3cret-value"));
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(souk(dir.path()).arg("openapi"));
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(
+        !dir.path().join("data").exists(),
+        "printing the document touches nothing"
+    );
+}

@@ -225,3 +225,39 @@ fn tokio_stream_from(
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
+
+/// Sends raw bytes over TLS (HTTP/1.1) and returns the response head.
+async fn raw_request(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let config = souk_testkit::tls_client_config(&app.ca_pem, &[b"http/1.1"]);
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(app.https).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_invalid_bytes_in_the_request_line_get_400_not_a_crash() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let head = raw_request(
+        &app,
+        b"GET /\xff\xfe/listings HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let head = raw_request(
+        &app,
+        b"GET /api/v1/listings/%C3%28 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+    let head = raw_request(&app, b"GARBAGE\r\n\r\n").await;
+    assert!(head.is_empty() || head.starts_with("HTTP/1.1 400"), "{head}");
+    assert_eq!(app.get("/healthz").await.status(), 200, "still serving");
+    app.stop().await;
+}
