@@ -13,11 +13,12 @@ cd "$(dirname "$0")/.."
 secs=${1:-15}
 conns=${2:-32}
 command -v wrk >/dev/null || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
+target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release -p souk-cli --quiet
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 SOUK_SERVER_DATA_DIR="$dir/data" SOUK_SERVER_HTTPS_ADDR=127.0.0.1:18443 SOUK_SERVER_HTTP_ADDR= \
-  SOUK_RATE_LIMIT_ENABLED=false SOUK_LOG_LEVEL=warn target/release/souk serve >"$dir/out.log" 2>&1 &
+  SOUK_RATE_LIMIT_ENABLED=false SOUK_LOG_LEVEL=warn "$target_dir"/release/souk serve >"$dir/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   curl -skf https://127.0.0.1:18443/readyz >/dev/null 2>&1 && break

@@ -1,0 +1,170 @@
+//! Sealed personal-data fields.
+//!
+//! Wire format (version 1): `0x01 ‖ dek_version (u32 BE) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`.
+//! The header is authenticated along with the field's context (table, column, row id), so a
+//! ciphertext copied to another row or column, or relabelled with another key version,
+//! fails to open.
+
+use crate::CryptoError;
+use crate::keyring::DataKey;
+use crate::nonce::Nonces;
+
+const FORMAT_V1: u8 = 0x01;
+const HEADER_LEN: usize = 5;
+
+/// Where a field lives; part of its authenticated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldContext<'a> {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub row_id: &'a str,
+}
+
+/// A sealed field, as stored. Only [`DataKey::seal`] makes one from plaintext, so a store
+/// API that takes `&Sealed` cannot be handed a plain value by mistake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed(Vec<u8>);
+
+impl Sealed {
+    /// Wraps bytes read back from storage (not yet verified; opening verifies).
+    #[must_use]
+    pub fn from_stored(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The data-key version named in the header.
+    pub fn key_version(&self) -> Result<u32, CryptoError> {
+        match self.0.get(..HEADER_LEN) {
+            Some([FORMAT_V1, a, b, c, d]) => Ok(u32::from_be_bytes([*a, *b, *c, *d])),
+            _ => Err(CryptoError::Format),
+        }
+    }
+}
+
+fn aad(header: &[u8], ctx: &FieldContext<'_>) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(HEADER_LEN + 16 + ctx.table.len() + ctx.column.len() + ctx.row_id.len());
+    aad.extend_from_slice(b"souk/field/v1\0");
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(ctx.table.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(ctx.column.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(ctx.row_id.as_bytes());
+    aad
+}
+
+impl DataKey {
+    /// Seals `plaintext` for the field at `ctx`.
+    pub fn seal(
+        &self,
+        ctx: &FieldContext<'_>,
+        plaintext: &[u8],
+        nonces: &Nonces,
+    ) -> Result<Sealed, CryptoError> {
+        let mut out = Vec::with_capacity(HEADER_LEN + 12 + plaintext.len() + 16);
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        let header: [u8; HEADER_LEN] = out.as_slice().try_into().map_err(|_| CryptoError::Format)?;
+        self.aead
+            .seal_into(nonces, &aad(&header, ctx), plaintext, &mut out)?;
+        Ok(Sealed(out))
+    }
+
+    /// Opens a field sealed for `ctx` by this key.
+    pub fn open(
+        &self,
+        ctx: &FieldContext<'_>,
+        sealed: &Sealed,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        let version = sealed.key_version()?;
+        if version != self.version {
+            return Err(CryptoError::UnknownKeyVersion(version));
+        }
+        let (header, body) = sealed.0.split_at_checked(HEADER_LEN).ok_or(CryptoError::Format)?;
+        self.aead
+            .open(&aad(header, ctx), body)
+            .map(zeroize::Zeroizing::new)
+    }
+
+    /// Opens a text field.
+    pub fn open_text(&self, ctx: &FieldContext<'_>, sealed: &Sealed) -> Result<String, CryptoError> {
+        let bytes = self.open(ctx, sealed)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| CryptoError::Format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use souk_domain::OsEntropy;
+
+    use super::*;
+    use crate::KeyBytes;
+
+    fn setup() -> (DataKey, Nonces) {
+        let e = OsEntropy::new();
+        (
+            DataKey::new(3, &KeyBytes::generate(&e)).unwrap(),
+            Nonces::new(Box::new(OsEntropy::new())),
+        )
+    }
+
+    const CTX: FieldContext<'static> = FieldContext {
+        table: "accounts",
+        column: "email",
+        row_id: "a1",
+    };
+
+    #[test]
+    fn moved_relabelled_or_foreign_ciphertexts_fail_cleanly() {
+        let (k, n) = setup();
+        let s = k.seal(&CTX, b"amina@example.org", &n).unwrap();
+        assert_eq!(k.open_text(&CTX, &s).unwrap(), "amina@example.org");
+        assert_eq!(s.key_version().unwrap(), 3);
+        let other_row = FieldContext { row_id: "a2", ..CTX };
+        let other_col = FieldContext {
+            column: "name",
+            ..CTX
+        };
+        let other_table = FieldContext {
+            table: "shops",
+            ..CTX
+        };
+        for ctx in [other_row, other_col, other_table] {
+            assert!(matches!(k.open(&ctx, &s), Err(CryptoError::Decrypt)), "{ctx:?}");
+        }
+        let (other_key, _) = setup();
+        assert!(matches!(other_key.open(&CTX, &s), Err(CryptoError::Decrypt)));
+        let mut relabelled = s.as_bytes().to_vec();
+        relabelled[4] = 4;
+        assert!(k.open(&CTX, &Sealed::from_stored(relabelled)).is_err());
+        for junk in [vec![], vec![1], vec![2, 0, 0, 0, 3], vec![1, 0, 0, 0, 3, 9, 9]] {
+            assert!(k.open(&CTX, &Sealed::from_stored(junk)).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_and_every_single_byte_change_fails(plain in proptest::collection::vec(any::<u8>(), 0..200), pos in any::<usize>(), flip in 1u8..=255) {
+            let (k, n) = setup();
+            let s = k.seal(&CTX, &plain, &n).unwrap();
+            let opened = k.open(&CTX, &s).unwrap();
+            prop_assert_eq!(opened.as_slice(), plain.as_slice());
+            let mut bytes = s.as_bytes().to_vec();
+            let i = pos % bytes.len();
+            bytes[i] ^= flip;
+            prop_assert!(k.open(&CTX, &Sealed::from_stored(bytes)).is_err());
+        }
+    }
+
+    #[test]
+    fn the_same_value_seals_differently_each_time() {
+        let (k, n) = setup();
+        assert_ne!(k.seal(&CTX, b"x", &n).unwrap(), k.seal(&CTX, b"x", &n).unwrap());
+    }
+}
