@@ -41,7 +41,10 @@ impl std::fmt::Display for Finding {
         match self {
             Self::Modified { seq } => write!(f, "entry {seq} was modified"),
             Self::Reordered { seq, belongs_at } => {
-                write!(f, "entry {seq} holds the entry written at position {belongs_at} (reordered)")
+                write!(
+                    f,
+                    "entry {seq} holds the entry written at position {belongs_at} (reordered)"
+                )
             }
             Self::Deleted { from, to } if from == to => write!(f, "entry {from} was deleted"),
             Self::Deleted { from, to } => write!(f, "entries {from} to {to} were deleted"),
@@ -51,9 +54,14 @@ impl std::fmt::Display for Finding {
                 "the signed checkpoint at size {tree_size} does not match the log: entries {last_good} to {} were rewritten",
                 tree_size.saturating_sub(1)
             ),
-            Self::BadSignature { tree_size } => write!(f, "the checkpoint at size {tree_size} has an invalid signature"),
+            Self::BadSignature { tree_size } => {
+                write!(f, "the checkpoint at size {tree_size} has an invalid signature")
+            }
             Self::CheckpointBeyondLog { tree_size } => {
-                write!(f, "a signed checkpoint covers {tree_size} entries but the log is shorter: entries were removed")
+                write!(
+                    f,
+                    "a signed checkpoint covers {tree_size} entries but the log is shorter: entries were removed"
+                )
             }
         }
     }
@@ -122,7 +130,10 @@ impl Verifier {
             return;
         }
         if seq > self.expected {
-            self.find(Finding::Deleted { from: self.expected, to: seq - 1 });
+            self.find(Finding::Deleted {
+                from: self.expected,
+                to: seq - 1,
+            });
             self.tree_broken = true;
         }
         self.expected = seq + 1;
@@ -130,7 +141,14 @@ impl Verifier {
         if leaf != row.stored_leaf {
             let moved_from = (seq.saturating_sub(REORDER_WINDOW)..=seq + REORDER_WINDOW)
                 .filter(|k| *k != seq)
-                .find(|k| Entry { seq: *k, ..row.entry.clone() }.leaf_hash() == row.stored_leaf);
+                .find(|k| {
+                    Entry {
+                        seq: *k,
+                        ..row.entry.clone()
+                    }
+                    .leaf_hash()
+                        == row.stored_leaf
+                });
             self.find(match moved_from {
                 Some(k) => Finding::Reordered { seq, belongs_at: k },
                 None => Finding::Modified { seq },
@@ -155,12 +173,17 @@ impl Verifier {
                 continue; // Only reachable for a checkpoint of size 0.
             }
             if !checkpoint::verify(&self.public_key, &cp) {
-                self.find(Finding::BadSignature { tree_size: cp.tree_size });
+                self.find(Finding::BadSignature {
+                    tree_size: cp.tree_size,
+                });
             } else if cp.root == self.tree.root() {
                 self.report.checkpoints_verified += 1;
                 self.last_good = cp.tree_size;
             } else {
-                self.find(Finding::CheckpointMismatch { tree_size: cp.tree_size, last_good: self.last_good });
+                self.find(Finding::CheckpointMismatch {
+                    tree_size: cp.tree_size,
+                    last_good: self.last_good,
+                });
             }
         }
     }
@@ -169,13 +192,21 @@ impl Verifier {
     #[must_use]
     pub fn finish(mut self) -> Report {
         if self.expected < self.head {
-            self.find(Finding::Deleted { from: self.expected, to: self.head - 1 });
+            self.find(Finding::Deleted {
+                from: self.expected,
+                to: self.head - 1,
+            });
         }
         if !self.tree_broken {
             self.check_checkpoints_at(self.tree.size());
         }
-        let beyond: Vec<u64> =
-            self.checkpoints.iter().skip(self.next_checkpoint).map(|c| c.tree_size).filter(|s| *s > self.tree.size()).collect();
+        let beyond: Vec<u64> = self
+            .checkpoints
+            .iter()
+            .skip(self.next_checkpoint)
+            .map(|c| c.tree_size)
+            .filter(|s| *s > self.tree.size())
+            .collect();
         if !self.tree_broken {
             for tree_size in beyond {
                 self.find(Finding::CheckpointBeyondLog { tree_size });
@@ -210,10 +241,18 @@ mod tests {
     }
 
     fn log(n: u64) -> (Vec<StoredRow>, Vec<Checkpoint>, Signer) {
-        let rows: Vec<StoredRow> = (0..n).map(|s| StoredRow { stored_leaf: entry(s).leaf_hash(), entry: entry(s) }).collect();
+        let rows: Vec<StoredRow> = (0..n)
+            .map(|s| StoredRow {
+                stored_leaf: entry(s).leaf_hash(),
+                entry: entry(s),
+            })
+            .collect();
         let signer = Signer::from_seed(&[3u8; 32], 1).unwrap();
         let leaves: Vec<Hash> = rows.iter().map(|r| r.stored_leaf).collect();
-        let cps = [10u64, 20, 30, n].iter().map(|s| signer.sign(*s, &root(&leaves[..usize::try_from(*s).unwrap()]), 5)).collect();
+        let cps = [10u64, 20, 30, n]
+            .iter()
+            .map(|s| signer.sign(*s, &root(&leaves[..usize::try_from(*s).unwrap()]), 5))
+            .collect();
         (rows, cps, signer)
     }
 
@@ -246,29 +285,62 @@ mod tests {
         forged[15].entry.outcome = "denied".into();
         forged[15].stored_leaf = forged[15].entry.leaf_hash();
         let r = run(&forged, cps.clone(), &signer, 40);
-        assert_eq!(r.findings.first(), Some(&Finding::CheckpointMismatch { tree_size: 20, last_good: 10 }));
+        assert_eq!(
+            r.findings.first(),
+            Some(&Finding::CheckpointMismatch {
+                tree_size: 20,
+                last_good: 10
+            })
+        );
         // Deleted in the middle, and at the end.
         let mut gap = rows.clone();
         gap.remove(7);
-        assert_eq!(run(&gap, cps.clone(), &signer, 40).findings.first(), Some(&Finding::Deleted { from: 7, to: 7 }));
+        assert_eq!(
+            run(&gap, cps.clone(), &signer, 40).findings.first(),
+            Some(&Finding::Deleted { from: 7, to: 7 })
+        );
         let r = run(&rows[..35], cps.clone(), &signer, 40);
         assert_eq!(r.findings.first(), Some(&Finding::Deleted { from: 35, to: 39 }));
         // Reordered: two rows swap positions (their seq values swapped by SQL).
         let mut swapped = rows.clone();
         let (a, b) = (swapped[3].clone(), swapped[4].clone());
-        swapped[3] = StoredRow { entry: Entry { seq: 3, ..b.entry }, stored_leaf: b.stored_leaf };
-        swapped[4] = StoredRow { entry: Entry { seq: 4, ..a.entry }, stored_leaf: a.stored_leaf };
-        assert_eq!(run(&swapped, cps.clone(), &signer, 40).findings.first(), Some(&Finding::Reordered { seq: 3, belongs_at: 4 }));
+        swapped[3] = StoredRow {
+            entry: Entry { seq: 3, ..b.entry },
+            stored_leaf: b.stored_leaf,
+        };
+        swapped[4] = StoredRow {
+            entry: Entry { seq: 4, ..a.entry },
+            stored_leaf: a.stored_leaf,
+        };
+        assert_eq!(
+            run(&swapped, cps.clone(), &signer, 40).findings.first(),
+            Some(&Finding::Reordered {
+                seq: 3,
+                belongs_at: 4
+            })
+        );
         // Inserted past the recorded head.
         let mut extra = rows.clone();
-        extra.push(StoredRow { entry: entry(40), stored_leaf: entry(40).leaf_hash() });
-        assert_eq!(run(&extra, cps.clone(), &signer, 40).findings.first(), Some(&Finding::Inserted { seq: 40 }));
+        extra.push(StoredRow {
+            entry: entry(40),
+            stored_leaf: entry(40).leaf_hash(),
+        });
+        assert_eq!(
+            run(&extra, cps.clone(), &signer, 40).findings.first(),
+            Some(&Finding::Inserted { seq: 40 })
+        );
         // A forged signature.
         let mut bad = cps.clone();
         bad[1].signature[0] ^= 1;
-        assert_eq!(run(&rows, bad, &signer, 40).findings.first(), Some(&Finding::BadSignature { tree_size: 20 }));
+        assert_eq!(
+            run(&rows, bad, &signer, 40).findings.first(),
+            Some(&Finding::BadSignature { tree_size: 20 })
+        );
         // The tail truncated and the head rewritten to match: the checkpoints remember.
         let r = run(&rows[..25], cps, &signer, 25);
-        assert_eq!(r.findings.first(), Some(&Finding::CheckpointBeyondLog { tree_size: 30 }));
+        assert_eq!(
+            r.findings.first(),
+            Some(&Finding::CheckpointBeyondLog { tree_size: 30 })
+        );
     }
 }

@@ -158,6 +158,26 @@ pub const OPTIONS: &[Opt] = &[
         r#""""#,
         "Bearer token required to read /metrics; empty means only loopback clients may.",
     ),
+    opt(
+        "keys.provider",
+        r#""file""#,
+        "Where master keys come from: \"file\" (key files, created on first start) or \"env\" (keys.master_keys).",
+    ),
+    opt(
+        "keys.dir",
+        r#""""#,
+        "Directory of master key files (mode 0700, files 0600); empty means <data_dir>/keys.",
+    ),
+    secret(
+        "keys.master_keys",
+        r#""""#,
+        "With keys.provider = \"env\": VERSION:BASE64 entries, comma-separated (`souk keys generate` makes one).",
+    ),
+    opt(
+        "audit.checkpoint_interval_secs",
+        "60",
+        "How often the server signs a checkpoint of the audit log when it has grown.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -220,6 +240,29 @@ struct Raw {
     log: RawLog,
     demo: RawDemo,
     metrics: RawMetrics,
+    keys: RawKeys,
+    audit: RawAudit,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    provider: String,
+    dir: String,
+    master_keys: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    checkpoint_interval_secs: u64,
+}
+
+/// Where master keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Files(PathBuf),
+    Env(SecretString),
 }
 
 #[derive(Deserialize)]
@@ -318,6 +361,8 @@ pub struct Config {
     pub log_level: String,
     pub demo_on_empty: bool,
     pub metrics_token: Option<SecretString>,
+    pub keys: KeySource,
+    pub checkpoint_interval: Duration,
 }
 
 impl Config {
@@ -647,7 +692,33 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         usize::try_from(positive(key, n, sources)?).map_err(|_| err(key, &origin(key, sources), "too large"))
     };
     let token = raw.metrics.token.expose_secret();
+    let data_dir = PathBuf::from(&raw.server.data_dir);
+    let keys = match raw.keys.provider.as_str() {
+        "file" if raw.keys.dir.trim().is_empty() => KeySource::Files(data_dir.join("keys")),
+        "file" => KeySource::Files(PathBuf::from(raw.keys.dir.trim())),
+        "env" if raw.keys.master_keys.expose_secret().trim().is_empty() => {
+            return Err(err(
+                "keys.master_keys",
+                &o("keys.master_keys"),
+                "keys.provider is \"env\" but no master key is set (SOUK_KEYS_MASTER_KEYS)",
+            ));
+        }
+        "env" => KeySource::Env(raw.keys.master_keys.clone()),
+        other => {
+            return Err(err(
+                "keys.provider",
+                &o("keys.provider"),
+                format!("expected \"file\" or \"env\", got {other:?}"),
+            ));
+        }
+    };
     Ok(Config {
+        keys,
+        checkpoint_interval: Duration::from_secs(positive(
+            "audit.checkpoint_interval_secs",
+            raw.audit.checkpoint_interval_secs,
+            sources,
+        )?),
         https_addr,
         http_addr,
         public_url,

@@ -2,7 +2,9 @@
 //! This crate is the only place that reads the environment, arguments and files; everything
 //! below it receives typed values.
 
+mod audit_admin;
 pub mod config;
+mod keys_admin;
 pub mod local_ca;
 mod logging;
 pub mod server;
@@ -44,11 +46,55 @@ enum Command {
     Demo,
     /// Print the OpenAPI 3.1 document of the JSON API (for client generators).
     Openapi,
+    /// Master keys: status, rotation, retirement.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// The tamper-evident audit log: verify, prove, checkpoints.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Show master key versions, their ages, and how many keys each wraps.
+    Status,
+    /// Create a new master key version and rewrap every data key under it, online.
+    Rotate {
+        /// Do not create a new version; finish an interrupted rotation to the current one.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Destroy an old master key version that nothing uses any more.
+    Retire { version: u32 },
+    /// Print a new master key entry for SOUK_KEYS_MASTER_KEYS (environment provider).
+    Generate {
+        #[arg(long)]
+        version: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Recompute the whole log and check every signed checkpoint; exit 1 naming the first
+    /// entry modified, deleted, inserted or reordered.
+    Verify,
+    /// Print a proof that entry SEQ is in the log (against the newest checkpoint).
+    Prove { seq: u64 },
+    /// Sign a checkpoint of the log now.
+    Checkpoint,
+    /// Print every signed checkpoint as JSON lines, for an auditor to keep.
+    ExportCheckpoints,
+    /// Check that the log still extends every checkpoint in FILE (an earlier export).
+    CheckCheckpoints { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,9 +125,17 @@ pub fn run() -> ExitCode {
             println!("{}", String::from_utf8_lossy(&souk_http::api::openapi_json()));
             return ExitCode::SUCCESS;
         }
+        Command::Keys {
+            action: KeysAction::Generate { version },
+        } => {
+            keys_admin::generate(version);
+            return ExitCode::SUCCESS;
+        }
         Command::Serve
         | Command::Migrate
         | Command::Demo
+        | Command::Keys { .. }
+        | Command::Audit { .. }
         | Command::Config {
             action: ConfigAction::Check,
         } => {}
@@ -93,9 +147,14 @@ pub fn run() -> ExitCode {
     if let Some(dir) = cli.data_dir {
         flags.push(("server.data_dir", dir));
     }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let operator = env
+        .iter()
+        .find(|(k, _)| k == "USER")
+        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.clone());
     let sources = Sources {
         file: cli.config,
-        env: std::env::vars().collect(),
+        env,
         flags,
     };
     let config = match Config::load(&sources) {
@@ -140,6 +199,8 @@ pub fn run() -> ExitCode {
                 server::demo_only(&config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await
             }
             Command::Serve => serve(&config).await,
+            Command::Keys { action } => keys(&config, action, &operator).await,
+            Command::Audit { action } => audit(&config, action).await,
             Command::Config { .. } | Command::Openapi => Ok(()),
         }
     });
@@ -150,6 +211,34 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn keys(config: &Config, action: KeysAction, operator: &str) -> anyhow::Result<()> {
+    let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
+    let result = match action {
+        KeysAction::Status => keys_admin::status(&souk).await,
+        KeysAction::Rotate { resume } => keys_admin::rotate(&souk, resume, operator).await,
+        KeysAction::Retire { version } => keys_admin::retire(&souk, version, operator).await,
+        KeysAction::Generate { version } => {
+            keys_admin::generate(version);
+            Ok(())
+        }
+    };
+    souk.store.close().await;
+    result
+}
+
+async fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
+    let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
+    let result = match action {
+        AuditAction::Verify => audit_admin::verify(&souk).await,
+        AuditAction::Prove { seq } => audit_admin::prove(&souk, seq).await,
+        AuditAction::Checkpoint => audit_admin::checkpoint_now(&souk).await,
+        AuditAction::ExportCheckpoints => audit_admin::export(&souk).await,
+        AuditAction::CheckCheckpoints { file } => audit_admin::check_exported(&souk, &file).await,
+    };
+    souk.store.close().await;
+    result
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -17,7 +17,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use souk_core::keys::KeyService;
+use souk_crypto::provider::{EnvKeyProvider, FileKeyProvider, KeyProvider};
+
+use crate::config::{Config, KeySource};
 use crate::local_ca;
 
 /// A running server.
@@ -92,6 +95,36 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The master key provider the configuration names.
+pub fn key_provider(config: &Config) -> Arc<dyn KeyProvider> {
+    match &config.keys {
+        KeySource::Files(dir) => Arc::new(FileKeyProvider::new(dir.clone())),
+        KeySource::Env(value) => Arc::new(EnvKeyProvider::new("SOUK_KEYS_MASTER_KEYS", value.clone())),
+    }
+}
+
+/// Opens the database (migrated) and the key service: everything a command needs to run
+/// use cases. On first start with key files, creates master key version 1.
+pub async fn open_souk(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> anyhow::Result<Souk> {
+    create_data_dir(config)?;
+    let store = open_store(config).await?;
+    if let KeySource::Files(dir) = &config.keys
+        && FileKeyProvider::new(dir.clone())
+            .ensure(entropy.as_ref())
+            .context("cannot create the master key")?
+    {
+        tracing::warn!(dir = %dir.display(), "created master key version 1: back it up, apart from database backups");
+    }
+    let keys = KeyService::open(&store, key_provider(config), entropy.as_ref(), clock.now())
+        .await
+        .context("cannot load the keys")?;
+    Ok(Souk::new(store, clock, entropy, Arc::new(keys)))
+}
+
 /// `souk migrate`.
 pub async fn migrate_only(config: &Config) -> anyhow::Result<()> {
     create_data_dir(config)?;
@@ -110,13 +143,14 @@ pub async fn demo_only(
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
 ) -> anyhow::Result<()> {
-    create_data_dir(config)?;
-    let store = open_store(config).await?;
-    let souk = Souk::new(store.clone(), clock, entropy);
+    let souk = open_souk(config, clock, entropy).await?;
     let report = souk_core::demo::load(&souk)
         .await
         .context("cannot load the demo marketplace")?;
-    store.close().await;
+    souk_core::audit::checkpoint(&souk)
+        .await
+        .context("cannot sign an audit checkpoint")?;
+    souk.store.close().await;
     if report.is_empty() {
         println!("demo marketplace already loaded; nothing added");
     } else {
@@ -167,13 +201,16 @@ pub async fn start(
 ) -> anyhow::Result<Started> {
     create_data_dir(config)?;
     let (tls, ca_cert) = tls_config(config, clock.as_ref())?;
-    let store = open_store(config).await?;
-    let souk = Souk::new(store.clone(), clock, entropy);
+    let souk = open_souk(config, clock, entropy).await?;
+    let store = souk.store.clone();
     if config.demo_on_empty && souk_core::demo::catalog_is_empty(&souk).await? {
         souk_core::demo::load(&souk)
             .await
             .context("cannot load the demo marketplace")?;
     }
+    souk_core::audit::checkpoint(&souk)
+        .await
+        .context("cannot sign an audit checkpoint")?;
     let http_config = HttpConfig {
         public_url: config.public_url.clone(),
         body_limit_bytes: config.body_limit_bytes,
@@ -206,9 +243,10 @@ pub async fn start(
         header_read_timeout: config.header_read_timeout,
     };
     let (stop, stopped) = oneshot::channel::<()>();
+    let checkpoint_interval = config.checkpoint_interval;
     let serve_state = state.clone();
     let task = tokio::spawn(async move {
-        let housekeeping = tokio::spawn(housekeeping(serve_state.clone()));
+        let housekeeping = tokio::spawn(housekeeping(serve_state.clone(), checkpoint_interval));
         souk_http::server::serve(serve_state, app, tls, Listeners { https, http }, options, async {
             let _ = stopped.await;
         })
@@ -227,11 +265,18 @@ pub async fn start(
     })
 }
 
-/// Periodic upkeep: forget idle rate-limit buckets so memory stays bounded.
-async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_mins(1));
+/// Periodic upkeep: sign an audit checkpoint when the log grew, pick up master keys added
+/// by `souk keys rotate`, and forget idle rate-limit buckets so memory stays bounded.
+async fn housekeeping(state: AppState, checkpoint_interval: Duration) {
+    let mut tick = tokio::time::interval(checkpoint_interval);
     loop {
         tick.tick().await;
+        if let Err(e) = souk_core::audit::checkpoint(state.souk()).await {
+            tracing::warn!(error = %e, "could not sign an audit checkpoint");
+        }
+        if let Err(e) = state.souk().keys.reload() {
+            tracing::warn!(error = %e, "could not reload the master keys");
+        }
         state.forget_idle_clients();
     }
 }

@@ -15,8 +15,8 @@ pub enum CoreError {
     #[error("a dependency is unavailable")]
     Unavailable,
     /// Anything else: logged in full, shown to nobody.
-    #[error("internal error")]
-    Internal(#[source] StoreError),
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for CoreError {
@@ -26,7 +26,7 @@ impl From<StoreError> for CoreError {
                 tracing::warn!(%cause, "database unavailable");
                 Self::Unavailable
             }
-            other => Self::Internal(other),
+            other => Self::Internal(Box::new(other)),
         }
     }
 }

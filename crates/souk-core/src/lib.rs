@@ -1,10 +1,13 @@
 //! Souk's use cases. Handlers call these and nothing else; each use case owns its
 //! transaction and, as later layers arrive, its authorization, risk and audit steps.
 
+pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod demo;
 mod error;
 pub mod health;
+pub mod keys;
 
 use std::sync::Arc;
 
@@ -19,15 +22,22 @@ pub struct Souk {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
+    pub keys: Arc<keys::KeyService>,
 }
 
 impl Souk {
     #[must_use]
-    pub fn new(store: Store, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        keys: Arc<keys::KeyService>,
+    ) -> Self {
         Self {
             store,
             clock,
             entropy,
+            keys,
         }
     }
 }

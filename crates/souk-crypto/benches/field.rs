@@ -26,11 +26,11 @@ fn field(c: &mut Criterion) {
     });
     let sealed = key.seal(&ctx, &plain, &nonces).unwrap();
     c.bench_function("field open 64 B", |b| {
-        b.iter(|| key.open(&ctx, std::hint::black_box(&sealed)).unwrap())
+        b.iter(|| key.open(&ctx, std::hint::black_box(&sealed)).unwrap());
     });
     let bidx = BlindIndexKey::derive(&KeyBytes::generate(&entropy), "accounts", "email");
     c.bench_function("blind index (email)", |b| {
-        b.iter(|| bidx.index(std::hint::black_box(b"amina@example.org"), 20))
+        b.iter(|| bidx.index(std::hint::black_box(b"amina@example.org"), 20));
     });
 }
 

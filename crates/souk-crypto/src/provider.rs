@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret as _, SecretString};
-use souk_domain::Entropy;
+use souk_domain::{Entropy, Timestamp};
 
 use crate::CryptoError;
 use crate::key::KeyBytes;
@@ -24,6 +24,12 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     fn create_version(&self, entropy: &dyn Entropy) -> Result<u32, CryptoError>;
     /// Where the keys live, for `souk keys status`.
     fn describe(&self) -> String;
+    /// When a version was created, if the provider knows.
+    fn created_at(&self, _version: u32) -> Option<Timestamp> {
+        None
+    }
+    /// Destroys a version's key material. Callers check first that nothing uses it.
+    fn retire(&self, version: u32) -> Result<(), CryptoError>;
 }
 
 const FILE_PREFIX: &str = "kek-v";
@@ -149,6 +155,28 @@ impl KeyProvider for FileKeyProvider {
     fn describe(&self) -> String {
         format!("key files in {}", self.dir.display())
     }
+
+    fn created_at(&self, version: u32) -> Option<Timestamp> {
+        let modified = fs::metadata(self.path(version)).ok()?.modified().ok()?;
+        let micros = modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros();
+        Some(Timestamp::from_micros(i64::try_from(micros).ok()?))
+    }
+
+    fn retire(&self, version: u32) -> Result<(), CryptoError> {
+        let path = self.path(version);
+        let err = |e: std::io::Error| CryptoError::KeyFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        // Overwrite before unlinking, so the key does not linger in the file's blocks on
+        // file systems that rewrite in place.
+        let len = fs::metadata(&path).map_err(err)?.len();
+        let mut f = OpenOptions::new().write(true).open(&path).map_err(err)?;
+        f.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])
+            .and_then(|()| f.sync_all())
+            .map_err(err)?;
+        fs::remove_file(&path).map_err(err)
+    }
 }
 
 /// Master keys from an environment variable: `VERSION:BASE64[,VERSION:BASE64…]`.
@@ -202,6 +230,13 @@ impl KeyProvider for EnvKeyProvider {
 
     fn describe(&self) -> String {
         format!("environment variable {}", self.variable)
+    }
+
+    fn retire(&self, version: u32) -> Result<(), CryptoError> {
+        Err(CryptoError::Provider(format!(
+            "master keys from {} are managed outside Souk: remove the entry for version {version} from it",
+            self.variable
+        )))
     }
 }
 

@@ -6,9 +6,12 @@
 //! engines (connection set-up, migrations, error codes) lives in [`dialect`] and nowhere
 //! else. See `docs/adr/0002-one-query-layer-two-backends.md`.
 
+pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod dialect;
 mod error;
+pub mod keys;
 mod sql;
 
 use std::time::Duration;

@@ -10,6 +10,8 @@ use sqlx::{Any, AssertSqlSafe};
 pub(crate) enum Param {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
+    NullBytes,
 }
 
 /// SQL text plus the values for its placeholders, in order.
@@ -48,6 +50,8 @@ impl Sql {
             q = match p {
                 Param::Int(v) => q.bind(*v),
                 Param::Text(v) => q.bind(v.as_str()),
+                Param::Bytes(v) => q.bind(v.as_slice()),
+                Param::NullBytes => q.bind(None::<Vec<u8>>),
             };
         }
         q

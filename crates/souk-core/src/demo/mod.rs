@@ -47,11 +47,12 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
     let mut report = DemoReport::default();
     let mut tx = souk.store.begin().await?;
 
-    for (i, handle) in catalogue::BUYERS.iter().enumerate() {
+    for (i, (handle, name, email, address)) in catalogue::BUYERS.iter().enumerate() {
         let id = AccountId::from_uuid(demo_uuid("account", handle));
         let at = now.plus_micros(-(i64::try_from(i).unwrap_or(0) + 1) * 86_400_000_000);
         if store::insert_account_if_absent(&mut tx, id, handle, Role::Buyer, at).await? {
             report.accounts += 1;
+            crate::accounts::set_profile(souk, &mut tx, id, email, name, Some(address)).await?;
         }
     }
 
@@ -60,6 +61,8 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
         let owner = AccountId::from_uuid(demo_uuid("account", shop.owner));
         if store::insert_account_if_absent(&mut tx, owner, shop.owner, Role::Seller, now).await? {
             report.accounts += 1;
+            let email = format!("{}@{}.example", shop.owner.replace('_', "."), shop.slug);
+            crate::accounts::set_profile(souk, &mut tx, owner, &email, shop.name, None).await?;
         }
         let shop_id = ShopId::from_uuid(demo_uuid("shop", shop.slug));
         let new_shop = NewShop {
@@ -94,6 +97,20 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
                 report.listings += 1;
             }
         }
+    }
+    if !report.is_empty() {
+        let event = crate::audit::Event {
+            actor: crate::audit::Actor::system(),
+            action: "demo.load",
+            target_kind: "marketplace",
+            target_id: String::new(),
+            outcome: crate::audit::Outcome::Success,
+            request_id: String::new(),
+            detail: serde_json::json!({
+                "accounts": report.accounts, "shops": report.shops, "listings": report.listings
+            }),
+        };
+        crate::audit::record(souk, &mut tx, &[event]).await?;
     }
     tx.commit().await.map_err(souk_store::StoreError::from)?;
     tracing::info!(?report, "demo marketplace loaded");
