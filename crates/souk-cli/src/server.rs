@@ -268,7 +268,11 @@ pub async fn start(
 /// Periodic upkeep: sign an audit checkpoint when the log grew, pick up master keys added
 /// by `souk keys rotate`, and forget idle rate-limit buckets so memory stays bounded.
 async fn housekeeping(state: AppState, checkpoint_interval: Duration) {
-    let mut tick = tokio::time::interval(checkpoint_interval);
+    // Start-up has just signed a checkpoint; the first tick comes one interval later.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + checkpoint_interval,
+        checkpoint_interval,
+    );
     loop {
         tick.tick().await;
         if let Err(e) = souk_core::audit::checkpoint(state.souk()).await {

@@ -157,6 +157,17 @@ impl TestApp {
         self.started.take().expect("running").begin_stop()
     }
 
+    /// Stops the server and hands back its data directory, to inspect the files it left.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.started.take() {
+            s.stop().await;
+        }
+        if let Some(db) = self.pg_db.take() {
+            db.drop_database().await;
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
     /// Stops the server and drops the test's PostgreSQL database.
     pub async fn stop(mut self) {
         if let Some(s) = self.started.take() {

@@ -239,3 +239,125 @@ fn openapi_command_prints_the_document() {
         "printing the document touches nothing"
     );
 }
+
+#[test]
+fn keys_rotate_retire_and_audit_commands_work_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(souk(dir.path()).arg("demo"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(souk(dir.path()).args(["keys", "status"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("v1: created") && out.contains("wraps 12 data keys and 2 system keys  (current)"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(souk(dir.path()).args(["keys", "rotate"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("master key v2 is current; 14 keys rewrapped"),
+        "{out}"
+    );
+    let (_, out, _) = run(souk(dir.path()).args(["keys", "status"]));
+    assert!(
+        out.contains("v1: created") && out.contains("wraps 0 data keys and 0 system keys"),
+        "{out}"
+    );
+    let (code, _, err) = run(souk(dir.path()).args(["keys", "retire", "2"]));
+    assert_eq!(code, 1, "the current key cannot be retired");
+    assert!(err.contains("current"), "{err}");
+    let (code, out, err) = run(souk(dir.path()).args(["keys", "retire", "1"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("retired"));
+    assert!(!dir.path().join("data/keys/kek-v0001.key").exists());
+    // The data is still readable under v2 alone: the demo loader finds its accounts.
+    let (code, out, _) = run(souk(dir.path()).arg("demo"));
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing added"));
+
+    let (code, out, err) = run(souk(dir.path()).args(["audit", "verify"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("audit log intact"), "{out}");
+    let (code, proof, err) = run(souk(dir.path()).args(["audit", "prove", "0"]));
+    assert_eq!(code, 0, "{err}");
+    let proof: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    assert_eq!(proof["seq"], 0);
+    let (code, export, _) = run(souk(dir.path()).args(["audit", "export-checkpoints"]));
+    assert_eq!(code, 0);
+    assert!(export.lines().count() >= 2, "{export}");
+    std::fs::write(dir.path().join("seen.jsonl"), &export).unwrap();
+    let (code, out, err) = run(souk(dir.path()).args(["audit", "check-checkpoints", "seen.jsonl"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("consistent with the log"), "{out}");
+
+    // Someone edits the database behind Souk's back.
+    let db = dir.path().join("data/souk.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 1")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+    let (code, out, err) = run(souk(dir.path()).args(["audit", "verify"]));
+    assert_eq!(code, 1, "tampering makes verify fail");
+    assert!(
+        out.contains("entry 1 was modified") && err.contains("entry 1 was modified"),
+        "{out}\n{err}"
+    );
+    let (code, out, _) = run(souk(dir.path()).args(["audit", "check-checkpoints", "seen.jsonl"]));
+    assert_eq!(code, 1, "an auditor's old checkpoints expose the rewrite: {out}");
+}
+
+#[test]
+fn a_master_key_file_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(souk(dir.path()).arg("migrate"));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(souk(dir.path()).args(["keys", "status"]));
+    assert_eq!(code, 0, "{err}");
+    let key = dir.path().join("data/keys/kek-v0001.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(souk(dir.path()).args(["keys", "status"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn master_keys_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, entry, _) = run(souk(dir.path()).args(["keys", "generate", "--version", "1"]));
+    assert_eq!(code, 0);
+    let entry = entry.trim().to_owned();
+    assert!(entry.starts_with("1:"));
+    let (code, out, err) = run(souk(dir.path())
+        .arg("demo")
+        .env("SOUK_KEYS_PROVIDER", "env")
+        .env("SOUK_KEYS_MASTER_KEYS", &entry));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("26 listings added"));
+    assert!(!dir.path().join("data/keys").exists(), "no key file was written");
+    let (code, _, err) = run(souk(dir.path()).arg("demo").env("SOUK_KEYS_PROVIDER", "env"));
+    assert_eq!(
+        code, 2,
+        "env provider without keys is a configuration error: {err}"
+    );
+    // A different key cannot open what the first one sealed.
+    let (_, other, _) = run(souk(dir.path()).args(["keys", "generate", "--version", "1"]));
+    let (code, _, err) = run(souk(dir.path())
+        .args(["keys", "status"])
+        .env("SOUK_KEYS_PROVIDER", "env")
+        .env("SOUK_KEYS_MASTER_KEYS", other.trim()));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot load the keys"), "{err}");
+}

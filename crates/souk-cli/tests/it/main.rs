@@ -19,6 +19,7 @@ mod probes;
 mod rate_limit;
 mod shutdown;
 mod tls;
+mod trust;
 
 use serde_json::Value;
 
