@@ -35,10 +35,7 @@ pub fn log_id(public_key: &[u8]) -> Hash {
 #[must_use]
 pub fn signed_text(public_key: &[u8], tree_size: u64, root: &Hash, signed_at: i64) -> String {
     let id = crate::hex(&log_id(public_key));
-    format!(
-        "souk.audit/{id}\n{tree_size}\n{}\n{signed_at}\n",
-        STANDARD.encode(root)
-    )
+    format!("souk.audit/{id}\n{tree_size}\n{}\n{signed_at}\n", STANDARD.encode(root))
 }
 
 /// Signs checkpoints with an Ed25519 key held in memory only while the process runs.
@@ -68,9 +65,7 @@ impl std::error::Error for BadSeed {}
 impl Signer {
     /// From a 32-byte seed (kept wrapped by the master key in storage).
     pub fn from_seed(seed: &[u8], version: u32) -> Result<Self, BadSeed> {
-        Ed25519KeyPair::from_seed_unchecked(seed)
-            .map(|pair| Self { pair, version })
-            .map_err(|_| BadSeed)
+        Ed25519KeyPair::from_seed_unchecked(seed).map(|pair| Self { pair, version }).map_err(|_| BadSeed)
     }
 
     #[must_use]
@@ -94,12 +89,7 @@ impl Signer {
 /// Whether `checkpoint` was signed by `public_key`.
 #[must_use]
 pub fn verify(public_key: &[u8], checkpoint: &Checkpoint) -> bool {
-    let text = signed_text(
-        public_key,
-        checkpoint.tree_size,
-        &checkpoint.root,
-        checkpoint.signed_at,
-    );
+    let text = signed_text(public_key, checkpoint.tree_size, &checkpoint.root, checkpoint.signed_at);
     signature::UnparsedPublicKey::new(&signature::ED25519, public_key)
         .verify(text.as_bytes(), &checkpoint.signature)
         .is_ok()
@@ -114,27 +104,9 @@ mod tests {
         let signer = Signer::from_seed(&[7u8; 32], 1).unwrap();
         let cp = signer.sign(42, &[9u8; 32], 1_790_000_000_000_000);
         assert!(verify(&signer.public_key(), &cp));
-        assert!(!verify(
-            &signer.public_key(),
-            &Checkpoint {
-                tree_size: 43,
-                ..cp.clone()
-            }
-        ));
-        assert!(!verify(
-            &signer.public_key(),
-            &Checkpoint {
-                root: [8u8; 32],
-                ..cp.clone()
-            }
-        ));
-        assert!(!verify(
-            &signer.public_key(),
-            &Checkpoint {
-                signed_at: 1,
-                ..cp.clone()
-            }
-        ));
+        assert!(!verify(&signer.public_key(), &Checkpoint { tree_size: 43, ..cp.clone() }));
+        assert!(!verify(&signer.public_key(), &Checkpoint { root: [8u8; 32], ..cp.clone() }));
+        assert!(!verify(&signer.public_key(), &Checkpoint { signed_at: 1, ..cp.clone() }));
         let other = Signer::from_seed(&[8u8; 32], 1).unwrap();
         assert!(!verify(&other.public_key(), &cp));
         assert!(signed_text(&signer.public_key(), 42, &[9u8; 32], 5).starts_with("souk.audit/"));

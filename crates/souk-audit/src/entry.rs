@@ -46,12 +46,7 @@ impl Entry {
         field(&mut out, DOMAIN);
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.at.to_be_bytes());
-        for text in [
-            &self.actor_kind,
-            &self.actor_id,
-            &self.actor_role,
-            &self.credential_id,
-        ] {
+        for text in [&self.actor_kind, &self.actor_id, &self.actor_role, &self.credential_id] {
             field(&mut out, text.as_bytes());
         }
         match &self.ip_sealed {
@@ -61,14 +56,9 @@ impl Entry {
             }
             None => out.push(0),
         }
-        for text in [
-            &self.action,
-            &self.target_kind,
-            &self.target_id,
-            &self.outcome,
-            &self.request_id,
-            &self.detail,
-        ] {
+        for text in
+            [&self.action, &self.target_kind, &self.target_id, &self.outcome, &self.request_id, &self.detail]
+        {
             field(&mut out, text.as_bytes());
         }
         out
@@ -107,38 +97,13 @@ mod tests {
     fn every_field_and_the_position_change_the_hash() {
         let base = sample(7);
         let h = base.leaf_hash();
-        let mut variants = vec![
-            Entry {
-                seq: 8,
-                ..base.clone()
-            },
-            Entry {
-                at: base.at + 1,
-                ..base.clone()
-            },
-        ];
-        variants.push(Entry {
-            ip_sealed: None,
-            ..base.clone()
-        });
-        variants.push(Entry {
-            actor_id: "a2".into(),
-            ..base.clone()
-        });
-        variants.push(Entry {
-            outcome: "denied".into(),
-            ..base.clone()
-        });
-        variants.push(Entry {
-            detail: "{ }".into(),
-            ..base.clone()
-        });
+        let mut variants = vec![Entry { seq: 8, ..base.clone() }, Entry { at: base.at + 1, ..base.clone() }];
+        variants.push(Entry { ip_sealed: None, ..base.clone() });
+        variants.push(Entry { actor_id: "a2".into(), ..base.clone() });
+        variants.push(Entry { outcome: "denied".into(), ..base.clone() });
+        variants.push(Entry { detail: "{ }".into(), ..base.clone() });
         // Moving a byte between adjacent fields must change the encoding too.
-        variants.push(Entry {
-            actor_kind: "accounta".into(),
-            actor_id: "1".into(),
-            ..base.clone()
-        });
+        variants.push(Entry { actor_kind: "accounta".into(), actor_id: "1".into(), ..base.clone() });
         for v in variants {
             assert_ne!(v.leaf_hash(), h, "{v:?}");
         }

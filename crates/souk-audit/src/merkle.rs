@@ -10,22 +10,13 @@ pub type Hash = [u8; 32];
 /// `MTH({d})` = SHA-256(0x00 ‖ d).
 #[must_use]
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    Sha256::new()
-        .chain_update([0x00])
-        .chain_update(data)
-        .finalize()
-        .into()
+    Sha256::new().chain_update([0x00]).chain_update(data).finalize().into()
 }
 
 /// SHA-256(0x01 ‖ left ‖ right).
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    Sha256::new()
-        .chain_update([0x01])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .into()
+    Sha256::new().chain_update([0x01]).chain_update(left).chain_update(right).finalize().into()
 }
 
 /// `MTH({})`: SHA-256 of the empty string.
@@ -42,9 +33,7 @@ pub const fn split(n: u64) -> u64 {
 
 /// Splits a slice at RFC 9162's split point.
 fn halves(leaves: &[Hash]) -> (&[Hash], &[Hash]) {
-    let k = usize::try_from(split(leaves.len() as u64))
-        .unwrap_or(usize::MAX)
-        .min(leaves.len());
+    let k = usize::try_from(split(leaves.len() as u64)).unwrap_or(usize::MAX).min(leaves.len());
     leaves.split_at(k)
 }
 
@@ -205,10 +194,8 @@ mod tests {
     use super::*;
 
     fn unhex(s: &str) -> Hash {
-        let bytes: Vec<u8> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect();
+        let bytes: Vec<u8> =
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
         bytes.try_into().unwrap()
     }
 
@@ -222,10 +209,7 @@ mod tests {
             &[0x30, 0x31],
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-            &[
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e,
-                0x6f,
-            ],
+            &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f],
         ];
         data.iter().map(|d| leaf_hash(d)).collect()
     }
@@ -277,13 +261,7 @@ mod tests {
         for (index, expected) in cases {
             let expected: Vec<Hash> = expected.iter().map(|h| unhex(h)).collect();
             assert_eq!(inclusion_proof(&leaves, index).unwrap(), expected, "leaf {index}");
-            assert!(verify_inclusion(
-                &leaves[index],
-                index as u64,
-                8,
-                &expected,
-                &root8
-            ));
+            assert!(verify_inclusion(&leaves[index], index as u64, 8, &expected, &root8));
         }
     }
 
@@ -319,11 +297,7 @@ mod tests {
         ];
         for (m, n, expected) in cases {
             let expected: Vec<Hash> = expected.iter().map(|h| unhex(h)).collect();
-            assert_eq!(
-                consistency_proof(&leaves[..n], m).unwrap(),
-                expected,
-                "{m} -> {n}"
-            );
+            assert_eq!(consistency_proof(&leaves[..n], m).unwrap(), expected, "{m} -> {n}");
             assert!(verify_consistency(
                 m as u64,
                 n as u64,
@@ -354,10 +328,7 @@ mod tests {
             let r = root(&leaves);
             for i in 0..n {
                 let proof = inclusion_proof(&leaves, i).unwrap();
-                assert!(
-                    verify_inclusion(&leaves[i], i as u64, n as u64, &proof, &r),
-                    "{i}/{n}"
-                );
+                assert!(verify_inclusion(&leaves[i], i as u64, n as u64, &proof, &r), "{i}/{n}");
                 assert!(!verify_inclusion(&leaves[i], i as u64 + 1, n as u64, &proof, &r) || i + 1 == n);
                 for byte in 0..32 {
                     let mut leaf = leaves[i];
@@ -365,9 +336,7 @@ mod tests {
                     assert!(!verify_inclusion(&leaf, i as u64, n as u64, &proof, &r));
                     let mut bad_root = r;
                     bad_root[byte] ^= 0x80;
-                    assert!(!verify_inclusion(
-                        &leaves[i], i as u64, n as u64, &proof, &bad_root
-                    ));
+                    assert!(!verify_inclusion(&leaves[i], i as u64, n as u64, &proof, &bad_root));
                     for k in 0..proof.len() {
                         let mut bad = proof.clone();
                         bad[k][byte] ^= 1;
@@ -378,18 +347,12 @@ mod tests {
             for m in 1..=n {
                 let proof = consistency_proof(&leaves, m).unwrap();
                 let rm = root(&leaves[..m]);
-                assert!(
-                    verify_consistency(m as u64, n as u64, &rm, &r, &proof),
-                    "{m}->{n}"
-                );
+                assert!(verify_consistency(m as u64, n as u64, &rm, &r, &proof), "{m}->{n}");
                 for k in 0..proof.len() {
                     for byte in [0, 13, 31] {
                         let mut bad = proof.clone();
                         bad[k][byte] ^= 1;
-                        assert!(
-                            !verify_consistency(m as u64, n as u64, &rm, &r, &bad),
-                            "{m}->{n} elem {k}"
-                        );
+                        assert!(!verify_consistency(m as u64, n as u64, &rm, &r, &bad), "{m}->{n} elem {k}");
                     }
                 }
             }

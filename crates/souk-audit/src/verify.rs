@@ -41,10 +41,7 @@ impl std::fmt::Display for Finding {
         match self {
             Self::Modified { seq } => write!(f, "entry {seq} was modified"),
             Self::Reordered { seq, belongs_at } => {
-                write!(
-                    f,
-                    "entry {seq} holds the entry written at position {belongs_at} (reordered)"
-                )
+                write!(f, "entry {seq} holds the entry written at position {belongs_at} (reordered)")
             }
             Self::Deleted { from, to } if from == to => write!(f, "entry {from} was deleted"),
             Self::Deleted { from, to } => write!(f, "entries {from} to {to} were deleted"),
@@ -130,10 +127,7 @@ impl Verifier {
             return;
         }
         if seq > self.expected {
-            self.find(Finding::Deleted {
-                from: self.expected,
-                to: seq - 1,
-            });
+            self.find(Finding::Deleted { from: self.expected, to: seq - 1 });
             self.tree_broken = true;
         }
         self.expected = seq + 1;
@@ -141,14 +135,7 @@ impl Verifier {
         if leaf != row.stored_leaf {
             let moved_from = (seq.saturating_sub(REORDER_WINDOW)..=seq + REORDER_WINDOW)
                 .filter(|k| *k != seq)
-                .find(|k| {
-                    Entry {
-                        seq: *k,
-                        ..row.entry.clone()
-                    }
-                    .leaf_hash()
-                        == row.stored_leaf
-                });
+                .find(|k| Entry { seq: *k, ..row.entry.clone() }.leaf_hash() == row.stored_leaf);
             self.find(match moved_from {
                 Some(k) => Finding::Reordered { seq, belongs_at: k },
                 None => Finding::Modified { seq },
@@ -173,17 +160,12 @@ impl Verifier {
                 continue; // Only reachable for a checkpoint of size 0.
             }
             if !checkpoint::verify(&self.public_key, &cp) {
-                self.find(Finding::BadSignature {
-                    tree_size: cp.tree_size,
-                });
+                self.find(Finding::BadSignature { tree_size: cp.tree_size });
             } else if cp.root == self.tree.root() {
                 self.report.checkpoints_verified += 1;
                 self.last_good = cp.tree_size;
             } else {
-                self.find(Finding::CheckpointMismatch {
-                    tree_size: cp.tree_size,
-                    last_good: self.last_good,
-                });
+                self.find(Finding::CheckpointMismatch { tree_size: cp.tree_size, last_good: self.last_good });
             }
         }
     }
@@ -192,10 +174,7 @@ impl Verifier {
     #[must_use]
     pub fn finish(mut self) -> Report {
         if self.expected < self.head {
-            self.find(Finding::Deleted {
-                from: self.expected,
-                to: self.head - 1,
-            });
+            self.find(Finding::Deleted { from: self.expected, to: self.head - 1 });
         }
         if !self.tree_broken {
             self.check_checkpoints_at(self.tree.size());
@@ -241,12 +220,8 @@ mod tests {
     }
 
     fn log(n: u64) -> (Vec<StoredRow>, Vec<Checkpoint>, Signer) {
-        let rows: Vec<StoredRow> = (0..n)
-            .map(|s| StoredRow {
-                stored_leaf: entry(s).leaf_hash(),
-                entry: entry(s),
-            })
-            .collect();
+        let rows: Vec<StoredRow> =
+            (0..n).map(|s| StoredRow { stored_leaf: entry(s).leaf_hash(), entry: entry(s) }).collect();
         let signer = Signer::from_seed(&[3u8; 32], 1).unwrap();
         let leaves: Vec<Hash> = rows.iter().map(|r| r.stored_leaf).collect();
         let cps = [10u64, 20, 30, n]
@@ -285,13 +260,7 @@ mod tests {
         forged[15].entry.outcome = "denied".into();
         forged[15].stored_leaf = forged[15].entry.leaf_hash();
         let r = run(&forged, cps.clone(), &signer, 40);
-        assert_eq!(
-            r.findings.first(),
-            Some(&Finding::CheckpointMismatch {
-                tree_size: 20,
-                last_good: 10
-            })
-        );
+        assert_eq!(r.findings.first(), Some(&Finding::CheckpointMismatch { tree_size: 20, last_good: 10 }));
         // Deleted in the middle, and at the end.
         let mut gap = rows.clone();
         gap.remove(7);
@@ -304,27 +273,15 @@ mod tests {
         // Reordered: two rows swap positions (their seq values swapped by SQL).
         let mut swapped = rows.clone();
         let (a, b) = (swapped[3].clone(), swapped[4].clone());
-        swapped[3] = StoredRow {
-            entry: Entry { seq: 3, ..b.entry },
-            stored_leaf: b.stored_leaf,
-        };
-        swapped[4] = StoredRow {
-            entry: Entry { seq: 4, ..a.entry },
-            stored_leaf: a.stored_leaf,
-        };
+        swapped[3] = StoredRow { entry: Entry { seq: 3, ..b.entry }, stored_leaf: b.stored_leaf };
+        swapped[4] = StoredRow { entry: Entry { seq: 4, ..a.entry }, stored_leaf: a.stored_leaf };
         assert_eq!(
             run(&swapped, cps.clone(), &signer, 40).findings.first(),
-            Some(&Finding::Reordered {
-                seq: 3,
-                belongs_at: 4
-            })
+            Some(&Finding::Reordered { seq: 3, belongs_at: 4 })
         );
         // Inserted past the recorded head.
         let mut extra = rows.clone();
-        extra.push(StoredRow {
-            entry: entry(40),
-            stored_leaf: entry(40).leaf_hash(),
-        });
+        extra.push(StoredRow { entry: entry(40), stored_leaf: entry(40).leaf_hash() });
         assert_eq!(
             run(&extra, cps.clone(), &signer, 40).findings.first(),
             Some(&Finding::Inserted { seq: 40 })
@@ -338,9 +295,6 @@ mod tests {
         );
         // The tail truncated and the head rewritten to match: the checkpoints remember.
         let r = run(&rows[..25], cps, &signer, 25);
-        assert_eq!(
-            r.findings.first(),
-            Some(&Finding::CheckpointBeyondLog { tree_size: 30 })
-        );
+        assert_eq!(r.findings.first(), Some(&Finding::CheckpointBeyondLog { tree_size: 30 }));
     }
 }

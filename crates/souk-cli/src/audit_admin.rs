@@ -39,18 +39,11 @@ pub async fn verify(souk: &Souk) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "AUDIT LOG TAMPERED WITH ({} findings; first first):",
-        report.findings.len()
-    );
+    println!("AUDIT LOG TAMPERED WITH ({} findings; first first):", report.findings.len());
     for f in report.findings.iter().take(50) {
         println!("  - {f}");
     }
-    let first = report
-        .findings
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let first = report.findings.first().map(ToString::to_string).unwrap_or_default();
     bail!("audit log verification failed: {first}")
 }
 
@@ -85,11 +78,7 @@ fn export_json(public_key: &[u8], cp: &Checkpoint) -> serde_json::Value {
 /// `souk audit checkpoint`: sign one now if the log grew.
 pub async fn checkpoint_now(souk: &Souk) -> anyhow::Result<()> {
     match audit::checkpoint(souk).await? {
-        Some(cp) => println!(
-            "signed checkpoint at size {} (root {})",
-            cp.tree_size,
-            hex(&cp.root)
-        ),
+        Some(cp) => println!("signed checkpoint at size {} (root {})", cp.tree_size, hex(&cp.root)),
         None => println!("the newest checkpoint already covers the whole log"),
     }
     Ok(())
@@ -108,34 +97,18 @@ fn parse_export(line: &str) -> anyhow::Result<(Vec<u8>, Checkpoint)> {
     let v: serde_json::Value = serde_json::from_str(line).context("not JSON")?;
     let b64 = |k: &str| -> anyhow::Result<Vec<u8>> {
         STANDARD
-            .decode(
-                v.get(k)
-                    .and_then(serde_json::Value::as_str)
-                    .with_context(|| format!("missing {k}"))?,
-            )
+            .decode(v.get(k).and_then(serde_json::Value::as_str).with_context(|| format!("missing {k}"))?)
             .with_context(|| format!("{k} is not base64"))
     };
-    let root: [u8; 32] = b64("root")?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("root is not 32 bytes"))?;
+    let root: [u8; 32] = b64("root")?.try_into().map_err(|_| anyhow::anyhow!("root is not 32 bytes"))?;
     Ok((
         b64("public_key")?,
         Checkpoint {
-            tree_size: v
-                .get("tree_size")
-                .and_then(serde_json::Value::as_u64)
-                .context("missing tree_size")?,
+            tree_size: v.get("tree_size").and_then(serde_json::Value::as_u64).context("missing tree_size")?,
             root,
-            signed_at: v
-                .get("signed_at")
-                .and_then(serde_json::Value::as_i64)
-                .context("missing signed_at")?,
-            key_version: u32::try_from(
-                v.get("key_version")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(1),
-            )
-            .unwrap_or(1),
+            signed_at: v.get("signed_at").and_then(serde_json::Value::as_i64).context("missing signed_at")?,
+            key_version: u32::try_from(v.get("key_version").and_then(serde_json::Value::as_u64).unwrap_or(1))
+                .unwrap_or(1),
             signature: b64("signature")?,
         },
     ))
@@ -162,11 +135,7 @@ pub async fn check_exported(souk: &Souk, file: &Path) -> anyhow::Result<()> {
             println!("line {}: the signature does not verify", n + 1);
             failures += 1;
         } else if audit::root_at(souk, cp.tree_size).await? != Some(cp.root) {
-            println!(
-                "line {}: the log's first {} entries no longer hash to this root",
-                n + 1,
-                cp.tree_size
-            );
+            println!("line {}: the log's first {} entries no longer hash to this root", n + 1, cp.tree_size);
             failures += 1;
         }
     }

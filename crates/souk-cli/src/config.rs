@@ -28,30 +28,16 @@ pub struct Opt {
 }
 
 const fn opt(key: &'static str, default: &'static str, doc: &'static str) -> Opt {
-    Opt {
-        key,
-        default,
-        doc,
-        secret: false,
-    }
+    Opt { key, default, doc, secret: false }
 }
 
 const fn secret(key: &'static str, default: &'static str, doc: &'static str) -> Opt {
-    Opt {
-        key,
-        default,
-        doc,
-        secret: true,
-    }
+    Opt { key, default, doc, secret: true }
 }
 
 /// Every setting Souk reads.
 pub const OPTIONS: &[Opt] = &[
-    opt(
-        "server.https_addr",
-        r#""127.0.0.1:8443""#,
-        "Address and port of the HTTPS listener.",
-    ),
+    opt("server.https_addr", r#""127.0.0.1:8443""#, "Address and port of the HTTPS listener."),
     opt(
         "server.http_addr",
         r#""127.0.0.1:8080""#,
@@ -93,31 +79,15 @@ pub const OPTIONS: &[Opt] = &[
         r#""""#,
         "sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB; empty means SQLite at <data_dir>/souk.db.",
     ),
-    opt(
-        "database.max_connections",
-        "10",
-        "Largest number of pooled database connections.",
-    ),
+    opt("database.max_connections", "10", "Largest number of pooled database connections."),
     opt(
         "database.acquire_timeout_secs",
         "5",
         "How long a request waits for a free database connection before failing with 503.",
     ),
-    opt(
-        "http.body_limit_bytes",
-        "1048576",
-        "Largest request body accepted; larger ones get 413.",
-    ),
-    opt(
-        "http.header_limit_bytes",
-        "16384",
-        "Largest total size of request headers; larger ones get 431.",
-    ),
-    opt(
-        "http.request_timeout_secs",
-        "30",
-        "Longest time a request may take before it is answered with 503.",
-    ),
+    opt("http.body_limit_bytes", "1048576", "Largest request body accepted; larger ones get 413."),
+    opt("http.header_limit_bytes", "16384", "Largest total size of request headers; larger ones get 431."),
+    opt("http.request_timeout_secs", "30", "Longest time a request may take before it is answered with 503."),
     opt(
         "http.header_read_timeout_secs",
         "10",
@@ -133,11 +103,7 @@ pub const OPTIONS: &[Opt] = &[
         "20",
         "Sustained requests per second allowed per client address (per /64 for IPv6).",
     ),
-    opt(
-        "rate_limit.burst",
-        "100",
-        "Requests a client may send at once before the sustained rate applies.",
-    ),
+    opt("rate_limit.burst", "100", "Requests a client may send at once before the sustained rate applies."),
     opt(
         "log.format",
         r#""human""#,
@@ -148,11 +114,7 @@ pub const OPTIONS: &[Opt] = &[
         r#""info""#,
         "Log filter in tracing's syntax, e.g. \"info\" or \"warn,souk_http=debug\".",
     ),
-    opt(
-        "demo.load_on_empty",
-        "true",
-        "Load the demo marketplace when the catalog is empty at start-up.",
-    ),
+    opt("demo.load_on_empty", "true", "Load the demo marketplace when the catalog is empty at start-up."),
     secret(
         "metrics.token",
         r#""""#,
@@ -202,21 +164,13 @@ impl fmt::Display for ConfigError {
         if self.key.is_empty() {
             write!(f, "{}: {}", self.source_name, self.message)
         } else {
-            write!(
-                f,
-                "setting `{}` (from {}): {}",
-                self.key, self.source_name, self.message
-            )
+            write!(f, "setting `{}` (from {}): {}", self.key, self.source_name, self.message)
         }
     }
 }
 
 fn err(key: &str, source: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.to_owned(),
-        source_name: source.to_owned(),
-        message: message.into(),
-    }
+    ConfigError { key: key.to_owned(), source_name: source.to_owned(), message: message.into() }
 }
 
 /// The sources to read, in increasing precedence after the defaults.
@@ -373,9 +327,8 @@ impl Config {
             let shown = format!("file {}", path.display());
             let text =
                 std::fs::read_to_string(path).map_err(|e| err("", &shown, format!("cannot read it: {e}")))?;
-            let table: Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| err("", &shown, format!("not valid TOML: {e}")))?;
+            let table: Table =
+                text.parse().map_err(|e: toml::de::Error| err("", &shown, format!("not valid TOML: {e}")))?;
             overlay_file(&mut merged, &table, &shown)?;
         }
         for (name, value) in &sources.env {
@@ -384,20 +337,14 @@ impl Config {
             }
             let shown = format!("environment variable {name}");
             let opt = OPTIONS.iter().find(|o| env_name(o.key) == *name).ok_or_else(|| {
-                err(
-                    "",
-                    &shown,
-                    format!("no such setting; known variables: {}", known_env_names()),
-                )
+                err("", &shown, format!("no such setting; known variables: {}", known_env_names()))
             })?;
             set(&mut merged, opt, parse_text(opt, value, &shown)?);
         }
         for (key, value) in &sources.flags {
             let shown = format!("command-line flag for {key}");
-            let opt = OPTIONS
-                .iter()
-                .find(|o| o.key == *key)
-                .ok_or_else(|| err(key, &shown, "no such setting"))?;
+            let opt =
+                OPTIONS.iter().find(|o| o.key == *key).ok_or_else(|| err(key, &shown, "no such setting"))?;
             set(&mut merged, opt, parse_text(opt, value, &shown)?);
         }
         let raw: Raw = Value::Table(merged)
@@ -477,15 +424,8 @@ fn overlay_file(merged: &mut Table, file: &Table, shown: &str) -> Result<(), Con
                     format!("expected {}, got {}", type_name(&expected), type_name(value)),
                 ));
             }
-            if value
-                .as_integer()
-                .is_some_and(|n| n < 0 || n > i64::from(u32::MAX))
-            {
-                return Err(err(
-                    &full,
-                    shown,
-                    format!("expected a whole number from 0 to {}", u32::MAX),
-                ));
+            if value.as_integer().is_some_and(|n| n < 0 || n > i64::from(u32::MAX)) {
+                return Err(err(&full, shown, format!("expected a whole number from 0 to {}", u32::MAX)));
             }
             set(merged, opt, value.clone());
         }
@@ -495,25 +435,15 @@ fn overlay_file(merged: &mut Table, file: &Table, shown: &str) -> Result<(), Con
 
 fn parse_text(opt: &Opt, text: &str, shown: &str) -> Result<Value, ConfigError> {
     match default_of(opt) {
-        Some(Value::Integer(_)) => text
-            .trim()
-            .parse::<u32>()
-            .map(|n| Value::Integer(i64::from(n)))
-            .map_err(|_| {
-                err(
-                    opt.key,
-                    shown,
-                    format!("expected a whole number from 0 to {}, got {text:?}", u32::MAX),
-                )
-            }),
+        Some(Value::Integer(_)) => {
+            text.trim().parse::<u32>().map(|n| Value::Integer(i64::from(n))).map_err(|_| {
+                err(opt.key, shown, format!("expected a whole number from 0 to {}, got {text:?}", u32::MAX))
+            })
+        }
         Some(Value::Boolean(_)) => match text.trim() {
             "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
-            _ => Err(err(
-                opt.key,
-                shown,
-                format!("expected true or false, got {text:?}"),
-            )),
+            _ => Err(err(opt.key, shown, format!("expected true or false, got {text:?}"))),
         },
         _ => Ok(Value::String(text.to_owned())),
     }
@@ -550,11 +480,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 fn known_env_names() -> String {
-    OPTIONS
-        .iter()
-        .map(|o| env_name(o.key))
-        .collect::<Vec<_>>()
-        .join(", ")
+    OPTIONS.iter().map(|o| env_name(o.key)).collect::<Vec<_>>().join(", ")
 }
 
 /// Where a key's final value came from, for error messages.
@@ -573,11 +499,7 @@ fn origin(key: &str, sources: &Sources) -> String {
 }
 
 fn positive(key: &str, n: u64, sources: &Sources) -> Result<u64, ConfigError> {
-    if n == 0 {
-        Err(err(key, &origin(key, sources), "must be greater than 0"))
-    } else {
-        Ok(n)
-    }
+    if n == 0 { Err(err(key, &origin(key, sources), "must be greater than 0")) } else { Ok(n) }
 }
 
 fn addr(key: &str, text: &str, sources: &Sources) -> Result<SocketAddr, ConfigError> {
@@ -590,10 +512,7 @@ fn addr(key: &str, text: &str, sources: &Sources) -> Result<SocketAddr, ConfigEr
     })
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one check per setting, in the order of OPTIONS"
-)]
+#[expect(clippy::too_many_lines, reason = "one check per setting, in the order of OPTIONS")]
 fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
     let o = |k: &str| origin(k, sources);
     let https_addr = addr("server.https_addr", &raw.server.https_addr, sources)?;
@@ -614,11 +533,7 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
                 ),
             )
         })?;
-    let public_host = public
-        .host_str()
-        .unwrap_or("localhost")
-        .trim_matches(['[', ']'])
-        .to_owned();
+    let public_host = public.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_owned();
     let public_url = public.as_str().trim_end_matches('/').to_owned();
     if raw.server.data_dir.trim().is_empty() {
         return Err(err("server.data_dir", &o("server.data_dir"), "must not be empty"));
@@ -668,12 +583,8 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             sources,
         )?)
         .unwrap_or(u32::MAX),
-        burst: u32::try_from(positive(
-            "rate_limit.burst",
-            raw.rate_limit.burst.into(),
-            sources,
-        )?)
-        .unwrap_or(u32::MAX),
+        burst: u32::try_from(positive("rate_limit.burst", raw.rate_limit.burst.into(), sources)?)
+            .unwrap_or(u32::MAX),
     });
     let log_format = match raw.log.format.as_str() {
         "human" => LogFormat::Human,
@@ -765,15 +676,9 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
 #[must_use]
 pub fn example() -> String {
     let mut by_section: BTreeMap<&str, Vec<&Opt>> = BTreeMap::new();
-    let order: Vec<&str> = OPTIONS
-        .iter()
-        .filter_map(|o| o.key.split_once('.').map(|(s, _)| s))
-        .collect();
+    let order: Vec<&str> = OPTIONS.iter().filter_map(|o| o.key.split_once('.').map(|(s, _)| s)).collect();
     for o in OPTIONS {
-        by_section
-            .entry(o.key.split_once('.').map_or("", |(s, _)| s))
-            .or_default()
-            .push(o);
+        by_section.entry(o.key.split_once('.').map_or("", |(s, _)| s)).or_default().push(o);
     }
     let mut out = String::from(
         "# Souk configuration. Every setting is shown with its default.\n\
@@ -788,18 +693,8 @@ pub fn example() -> String {
         let _ = write!(out, "\n[{section}]\n");
         for o in by_section.get(section).into_iter().flatten() {
             let key = o.key.split_once('.').map_or(o.key, |(_, k)| k);
-            let secret_note = if o.secret {
-                " Secret: prefer the environment variable."
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                "# {}{secret_note} Env: {}\n{key} = {}\n",
-                o.doc,
-                env_name(o.key),
-                o.default
-            );
+            let secret_note = if o.secret { " Secret: prefer the environment variable." } else { "" };
+            let _ = write!(out, "# {}{secret_note} Env: {}\n{key} = {}\n", o.doc, env_name(o.key), o.default);
         }
     }
     out
@@ -820,10 +715,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("souk.toml");
         std::fs::write(&path, text).unwrap();
-        Config::load(&Sources {
-            file: Some(path),
-            ..Sources::default()
-        })
+        Config::load(&Sources { file: Some(path), ..Sources::default() })
     }
 
     #[test]
@@ -832,11 +724,7 @@ mod tests {
         assert_eq!(c.https_addr.to_string(), "127.0.0.1:8443");
         assert_eq!(c.public_url, "https://localhost:8443");
         assert_eq!(c.security_contact, "mailto:security@localhost");
-        assert!(
-            c.effective_database_url()
-                .expose_secret()
-                .starts_with("sqlite://")
-        );
+        assert!(c.effective_database_url().expose_secret().starts_with("sqlite://"));
     }
 
     #[test]
@@ -858,10 +746,7 @@ mod tests {
         assert_eq!(e.key, "http.body_limit_bytes");
         assert!(e.message.contains("expected an integer"), "{e}");
         let e = load_toml("[server]\nhttps_addr = \"nope\"\n").unwrap_err();
-        assert!(
-            e.to_string().contains("server.https_addr") && e.to_string().contains("\"nope\""),
-            "{e}"
-        );
+        assert!(e.to_string().contains("server.https_addr") && e.to_string().contains("\"nope\""), "{e}");
         let e = load_toml("[tls]\nprofile = \"old\"\n").unwrap_err();
         assert_eq!(e.key, "tls.profile");
     }
@@ -869,72 +754,33 @@ mod tests {
     #[test]
     fn environment_overrides_the_file_and_unknown_variables_fail() {
         let env = vec![("SOUK_HTTP_BODY_LIMIT_BYTES".to_owned(), "2048".to_owned())];
-        let c = Config::load(&Sources {
-            env,
-            ..Sources::default()
-        })
-        .unwrap();
+        let c = Config::load(&Sources { env, ..Sources::default() }).unwrap();
         assert_eq!(c.body_limit_bytes, 2048);
         let env = vec![("SOUK_NOPE".to_owned(), "1".to_owned())];
-        assert!(
-            Config::load(&Sources {
-                env,
-                ..Sources::default()
-            })
-            .is_err()
-        );
+        assert!(Config::load(&Sources { env, ..Sources::default() }).is_err());
         let env = vec![("SOUK_TEST_DATABASE_URL".to_owned(), "postgres://x/y".to_owned())];
-        assert!(
-            Config::load(&Sources {
-                env,
-                ..Sources::default()
-            })
-            .is_ok(),
-            "test variables are ignored"
-        );
+        assert!(Config::load(&Sources { env, ..Sources::default() }).is_ok(), "test variables are ignored");
         let env = vec![("SOUK_RATE_LIMIT_ENABLED".to_owned(), "maybe".to_owned())];
-        let e = Config::load(&Sources {
-            env,
-            ..Sources::default()
-        })
-        .unwrap_err();
+        let e = Config::load(&Sources { env, ..Sources::default() }).unwrap_err();
         assert!(e.to_string().contains("SOUK_RATE_LIMIT_ENABLED"), "{e}");
     }
 
     #[test]
     fn secrets_never_show_in_debug() {
         let env = vec![
-            (
-                "SOUK_DATABASE_URL".to_owned(),
-                "postgres://souk:hunter2@db/souk".to_owned(),
-            ),
+            ("SOUK_DATABASE_URL".to_owned(), "postgres://souk:hunter2@db/souk".to_owned()),
             ("SOUK_METRICS_TOKEN".to_owned(), "tok-s3cret".to_owned()),
         ];
-        let c = Config::load(&Sources {
-            env,
-            ..Sources::default()
-        })
-        .unwrap();
+        let c = Config::load(&Sources { env, ..Sources::default() }).unwrap();
         let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("tok-s3cret"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("tok-s3cret"), "{shown}");
     }
 
     #[test]
     fn public_url_must_be_an_https_origin() {
-        for bad in [
-            "http://localhost:8443",
-            "https://localhost:8443/shop",
-            "localhost",
-        ] {
+        for bad in ["http://localhost:8443", "https://localhost:8443/shop", "localhost"] {
             let flags = vec![("server.public_url", bad.to_owned())];
-            let e = Config::load(&Sources {
-                flags,
-                ..Sources::default()
-            })
-            .unwrap_err();
+            let e = Config::load(&Sources { flags, ..Sources::default() }).unwrap_err();
             assert_eq!(e.key, "server.public_url", "{bad}");
         }
     }

@@ -48,11 +48,7 @@ pub async fn status(souk: &Souk) -> anyhow::Result<()> {
         let mark = if *v == current { "  (current)" } else { "" };
         println!("  v{v}: {age}wraps {data} data keys and {sys} system keys{mark}");
     }
-    let orphans: Vec<u32> = live
-        .iter()
-        .map(|(k, _)| *k)
-        .filter(|k| !versions.contains(k))
-        .collect();
+    let orphans: Vec<u32> = live.iter().map(|(k, _)| *k).filter(|k| !versions.contains(k)).collect();
     if !orphans.is_empty() {
         println!("  WARNING: data keys are wrapped by versions not loaded here: {orphans:?}");
     }
@@ -84,10 +80,7 @@ pub async fn rotate(souk: &Souk, resume: bool, operator: &str) -> anyhow::Result
     let (live, _) = store::data_key_census(&mut conn).await?;
     drop(conn);
     let total: u64 = live.iter().filter(|(k, _)| *k < current).map(|(_, n)| n).sum();
-    let bar = progress_bar(
-        total,
-        &format!("rewrapping data keys under master key v{current}"),
-    );
+    let bar = progress_bar(total, &format!("rewrapping data keys under master key v{current}"));
     let mut rewrapped = 0u64;
     loop {
         let n = souk.keys.rewrap_batch(&souk.store, BATCH).await?;
@@ -98,7 +91,7 @@ pub async fn rotate(souk: &Souk, resume: bool, operator: &str) -> anyhow::Result
         bar.inc(n);
     }
     bar.finish_and_clear();
-    let mut tx = souk.store.begin().await?;
+    let mut tx = audit::AuditedTx::begin(souk).await?;
     let event = Event {
         actor: Actor::operator(operator),
         action: "keys.rotate",
@@ -108,7 +101,7 @@ pub async fn rotate(souk: &Souk, resume: bool, operator: &str) -> anyhow::Result
         request_id: String::new(),
         detail: serde_json::json!({ "new_version": new_version, "rewrapped": rewrapped, "resumed": resume }),
     };
-    audit::record(souk, &mut tx, &[event]).await?;
+    tx.record(&[event]).await?;
     tx.commit().await?;
     audit::checkpoint(souk).await?;
     println!("master key v{current} is current; {rewrapped} keys rewrapped");
@@ -130,11 +123,7 @@ pub async fn retire(souk: &Souk, version: u32, operator: &str) -> anyhow::Result
     let mut conn = souk.store.conn().await?;
     let (live, _) = store::data_key_census(&mut conn).await?;
     let data = live.iter().find(|(k, _)| *k == version).map_or(0, |(_, n)| *n);
-    let system = store::system_keys(&mut conn)
-        .await?
-        .iter()
-        .filter(|k| k.kek_version == version)
-        .count();
+    let system = store::system_keys(&mut conn).await?.iter().filter(|k| k.kek_version == version).count();
     drop(conn);
     if data > 0 || system > 0 {
         bail!(
@@ -142,7 +131,7 @@ pub async fn retire(souk: &Souk, version: u32, operator: &str) -> anyhow::Result
         );
     }
     souk.keys.provider().retire(version)?;
-    let mut tx = souk.store.begin().await?;
+    let mut tx = audit::AuditedTx::begin(souk).await?;
     let event = Event {
         actor: Actor::operator(operator),
         action: "keys.retire",
@@ -152,7 +141,7 @@ pub async fn retire(souk: &Souk, version: u32, operator: &str) -> anyhow::Result
         request_id: String::new(),
         detail: serde_json::json!({}),
     };
-    audit::record(souk, &mut tx, &[event]).await?;
+    tx.record(&[event]).await?;
     tx.commit().await?;
     println!("master key v{version} retired");
     Ok(())

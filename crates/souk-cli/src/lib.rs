@@ -115,9 +115,7 @@ pub fn run() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     // Commands that read no configuration and touch nothing.
     match command {
-        Command::Config {
-            action: ConfigAction::Example,
-        } => {
+        Command::Config { action: ConfigAction::Example } => {
             print!("{}", config::example());
             return ExitCode::SUCCESS;
         }
@@ -125,9 +123,7 @@ pub fn run() -> ExitCode {
             println!("{}", String::from_utf8_lossy(&souk_http::api::openapi_json()));
             return ExitCode::SUCCESS;
         }
-        Command::Keys {
-            action: KeysAction::Generate { version },
-        } => {
+        Command::Keys { action: KeysAction::Generate { version } } => {
             keys_admin::generate(version);
             return ExitCode::SUCCESS;
         }
@@ -136,9 +132,7 @@ pub fn run() -> ExitCode {
         | Command::Demo
         | Command::Keys { .. }
         | Command::Audit { .. }
-        | Command::Config {
-            action: ConfigAction::Check,
-        } => {}
+        | Command::Config { action: ConfigAction::Check } => {}
     }
     let mut flags = Vec::new();
     if let Some(url) = cli.database_url {
@@ -148,15 +142,9 @@ pub fn run() -> ExitCode {
         flags.push(("server.data_dir", dir));
     }
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let operator = env
-        .iter()
-        .find(|(k, _)| k == "USER")
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.clone());
-    let sources = Sources {
-        file: cli.config,
-        env,
-        flags,
-    };
+    let operator =
+        env.iter().find(|(k, _)| k == "USER").map_or_else(|| "unknown".to_owned(), |(_, v)| v.clone());
+    let sources = Sources { file: cli.config, env, flags };
     let config = match Config::load(&sources) {
         Ok(c) => c,
         Err(e) => {
@@ -164,23 +152,15 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Command::Config {
-        action: ConfigAction::Check,
-    } = command
-    {
+    if let Command::Config { action: ConfigAction::Check } = command {
         println!("configuration OK");
         println!("  https:     {}", config.https_addr);
         println!(
             "  http:      {}",
-            config
-                .http_addr
-                .map_or_else(|| "disabled".to_owned(), |a| a.to_string())
+            config.http_addr.map_or_else(|| "disabled".to_owned(), |a| a.to_string())
         );
         println!("  public:    {}", config.public_url);
-        println!(
-            "  database:  {}",
-            souk_store::redacted_url(&config.effective_database_url())
-        );
+        println!("  database:  {}", souk_store::redacted_url(&config.effective_database_url()));
         println!("  data dir:  {}", config.data_dir.display());
         return ExitCode::SUCCESS;
     }
@@ -247,18 +227,13 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     println!("Souk is running.");
     println!("  Open          {url}");
     println!("  API docs      {url}api/docs");
+    let https = started.https_addr;
     match started.http_addr {
-        Some(http) => println!(
-            "  Listening     {} (HTTPS), {http} (HTTP, redirects to HTTPS)",
-            started.https_addr
-        ),
-        None => println!("  Listening     {} (HTTPS)", started.https_addr),
+        Some(http) => println!("  Listening     {https} (HTTPS), {http} (HTTP, redirects to HTTPS)"),
+        None => println!("  Listening     {https} (HTTPS)"),
     }
     if let Some(ca) = &started.ca_cert {
-        println!(
-            "  Local CA      {} (trust it once: see README, \"Trust the local CA\")",
-            ca.display()
-        );
+        println!("  Local CA      {} (trust it once: see README, \"Trust the local CA\")", ca.display());
     }
     println!("  Stop          Ctrl-C");
     server::shutdown_signal().await;

@@ -37,11 +37,7 @@ pub enum CaError {
         "the local CA in {dir} was made for {covered:?} and cannot vouch for {host:?}; delete that \
          directory to make a new CA (and trust it again), or set tls.cert_path and tls.key_path"
     )]
-    HostNotCovered {
-        dir: PathBuf,
-        covered: Vec<String>,
-        host: String,
-    },
+    HostNotCovered { dir: PathBuf, covered: Vec<String>, host: String },
 }
 
 /// A loaded CA, ready to issue server certificates.
@@ -53,10 +49,7 @@ pub struct LocalCa {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
-    move |source| CaError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| CaError::Io { path: path.to_owned(), source }
 }
 
 /// The names every local CA covers, plus the configured public host.
@@ -80,12 +73,7 @@ fn subtree(host: &str) -> GeneralSubtree {
 }
 
 fn write_new(path: &Path, contents: &str, mode: u32) -> Result<(), CaError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io(path))?;
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io(path))?;
     f.write_all(contents.as_bytes()).map_err(io(path))
 }
 
@@ -100,18 +88,11 @@ pub fn ensure(dir: &Path, public_host: &str, now: OffsetDateTime) -> Result<Loca
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let stamp = now.date();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("Souk local CA {stamp}"));
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "Souk (local development)");
+        params.distinguished_name.push(DnType::CommonName, format!("Souk local CA {stamp}"));
+        params.distinguished_name.push(DnType::OrganizationName, "Souk (local development)");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         params.name_constraints = Some(NameConstraints {
             permitted_subtrees: hosts.iter().map(|h| subtree(h)).collect(),
             excluded_subtrees: Vec::new(),
@@ -137,11 +118,7 @@ pub fn ensure(dir: &Path, public_host: &str, now: OffsetDateTime) -> Result<Loca
     Ok(LocalCa {
         cert_path,
         issuer,
-        hosts: hosts
-            .lines()
-            .map(str::to_owned)
-            .filter(|h| !h.is_empty())
-            .collect(),
+        hosts: hosts.lines().map(str::to_owned).filter(|h| !h.is_empty()).collect(),
         dir: dir.to_owned(),
     })
 }
@@ -185,20 +162,10 @@ mod tests {
         let (chain, key) = ca.issue("localhost", now).unwrap();
         assert!(chain.contains("BEGIN CERTIFICATE") && key.contains("PRIVATE KEY"));
         let again = ensure(dir.path(), "localhost", now).unwrap();
-        assert_eq!(
-            fs::read(&again.cert_path).unwrap(),
-            first,
-            "the CA is reused, not remade"
-        );
-        assert!(matches!(
-            again.issue("souk.example", now),
-            Err(CaError::HostNotCovered { .. })
-        ));
+        assert_eq!(fs::read(&again.cert_path).unwrap(), first, "the CA is reused, not remade");
+        assert!(matches!(again.issue("souk.example", now), Err(CaError::HostNotCovered { .. })));
         let key_path = dir.path().join(CA_KEY_FILE);
         fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            ensure(dir.path(), "localhost", now),
-            Err(CaError::KeyPermissions { .. })
-        ));
+        assert!(matches!(ensure(dir.path(), "localhost", now), Err(CaError::KeyPermissions { .. })));
     }
 }

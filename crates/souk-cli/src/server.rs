@@ -87,10 +87,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
     .await
     .with_context(|| format!("cannot open the database {}", souk_store::redacted_url(&url)))?;
-    let report = store
-        .migrate()
-        .await
-        .context("cannot apply database migrations")?;
+    let report = store.migrate().await.context("cannot apply database migrations")?;
     tracing::info!(backend = store.backend().name(), applied = report.applied_now, latest = ?report.latest, "database ready");
     Ok(store)
 }
@@ -130,10 +127,7 @@ pub async fn migrate_only(config: &Config) -> anyhow::Result<()> {
     create_data_dir(config)?;
     let store = open_store(config).await?;
     store.close().await;
-    println!(
-        "database migrated ({})",
-        souk_store::redacted_url(&config.effective_database_url())
-    );
+    println!("database migrated ({})", souk_store::redacted_url(&config.effective_database_url()));
     Ok(())
 }
 
@@ -144,12 +138,8 @@ pub async fn demo_only(
     entropy: Arc<dyn Entropy>,
 ) -> anyhow::Result<()> {
     let souk = open_souk(config, clock, entropy).await?;
-    let report = souk_core::demo::load(&souk)
-        .await
-        .context("cannot load the demo marketplace")?;
-    souk_core::audit::checkpoint(&souk)
-        .await
-        .context("cannot sign an audit checkpoint")?;
+    let report = souk_core::demo::load(&souk).await.context("cannot load the demo marketplace")?;
+    souk_core::audit::checkpoint(&souk).await.context("cannot sign an audit checkpoint")?;
     souk.store.close().await;
     if report.is_empty() {
         println!("demo marketplace already loaded; nothing added");
@@ -204,13 +194,9 @@ pub async fn start(
     let souk = open_souk(config, clock, entropy).await?;
     let store = souk.store.clone();
     if config.demo_on_empty && souk_core::demo::catalog_is_empty(&souk).await? {
-        souk_core::demo::load(&souk)
-            .await
-            .context("cannot load the demo marketplace")?;
+        souk_core::demo::load(&souk).await.context("cannot load the demo marketplace")?;
     }
-    souk_core::audit::checkpoint(&souk)
-        .await
-        .context("cannot sign an audit checkpoint")?;
+    souk_core::audit::checkpoint(&souk).await.context("cannot sign an audit checkpoint")?;
     let http_config = HttpConfig {
         public_url: config.public_url.clone(),
         body_limit_bytes: config.body_limit_bytes,
@@ -255,24 +241,15 @@ pub async fn start(
         store.close().await;
     });
     tracing::info!(%https_addr, ?http_addr, "listening");
-    Ok(Started {
-        https_addr,
-        http_addr,
-        ca_cert,
-        state,
-        stop,
-        task,
-    })
+    Ok(Started { https_addr, http_addr, ca_cert, state, stop, task })
 }
 
 /// Periodic upkeep: sign an audit checkpoint when the log grew, pick up master keys added
 /// by `souk keys rotate`, and forget idle rate-limit buckets so memory stays bounded.
 async fn housekeeping(state: AppState, checkpoint_interval: Duration) {
     // Start-up has just signed a checkpoint; the first tick comes one interval later.
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + checkpoint_interval,
-        checkpoint_interval,
-    );
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + checkpoint_interval, checkpoint_interval);
     loop {
         tick.tick().await;
         if let Err(e) = souk_core::audit::checkpoint(state.souk()).await {

@@ -18,11 +18,7 @@ pub struct Profile {
 }
 
 fn ctx<'a>(column: &'static str, row: &'a str) -> FieldContext<'a> {
-    FieldContext {
-        table: "accounts",
-        column,
-        row_id: row,
-    }
+    FieldContext { table: "accounts", column, row_id: row }
 }
 
 /// Seals and stores an account's personal data, unless it already has some.
@@ -35,72 +31,33 @@ pub async fn set_profile(
     address: Option<&str>,
 ) -> Result<bool, CoreError> {
     let row = id.to_string();
-    let subject = Subject {
-        kind: "account",
-        id: &row,
-    };
+    let subject = Subject { kind: "account", id: &row };
     let now = souk.clock.now();
-    let email_sealed = souk
-        .keys
-        .seal(tx, subject, &ctx("email", &row), email.as_bytes(), now)
-        .await?;
-    let name_sealed = souk
-        .keys
-        .seal(tx, subject, &ctx("name", &row), name.as_bytes(), now)
-        .await?;
+    let email_sealed = souk.keys.seal(tx, subject, &ctx("email", &row), email.as_bytes(), now).await?;
+    let name_sealed = souk.keys.seal(tx, subject, &ctx("name", &row), name.as_bytes(), now).await?;
     let address_sealed = match address {
-        Some(a) => Some(
-            souk.keys
-                .seal(tx, subject, &ctx("address", &row), a.as_bytes(), now)
-                .await?,
-        ),
+        Some(a) => Some(souk.keys.seal(tx, subject, &ctx("address", &row), a.as_bytes(), now).await?),
         None => None,
     };
     let index = souk.keys.email_index(email);
-    Ok(store::set_profile_if_absent(
-        tx,
-        id,
-        &email_sealed,
-        &index,
-        &name_sealed,
-        address_sealed.as_ref(),
-    )
-    .await?)
+    Ok(store::set_profile_if_absent(tx, id, &email_sealed, &index, &name_sealed, address_sealed.as_ref())
+        .await?)
 }
 
 /// An account's personal data, revealed (or marked erased).
 pub async fn profile(souk: &Souk, id: AccountId) -> Result<Profile, CoreError> {
     let mut conn = souk.store.conn().await?;
-    let sealed = store::profile(&mut conn, id)
-        .await?
-        .ok_or(CoreError::NotFound("account"))?;
+    let sealed = store::profile(&mut conn, id).await?.ok_or(CoreError::NotFound("account"))?;
     let row = id.to_string();
-    let subject = Subject {
-        kind: "account",
-        id: &row,
-    };
+    let subject = Subject { kind: "account", id: &row };
     let keys = &souk.keys;
-    let email = keys
-        .reveal(
-            &mut conn,
-            subject,
-            &ctx("email", &row),
-            &Sealed::from_stored(sealed.email),
-        )
-        .await?;
-    let name = keys
-        .reveal(
-            &mut conn,
-            subject,
-            &ctx("name", &row),
-            &Sealed::from_stored(sealed.name),
-        )
-        .await?;
+    let email =
+        keys.reveal(&mut conn, subject, &ctx("email", &row), &Sealed::from_stored(sealed.email)).await?;
+    let name = keys.reveal(&mut conn, subject, &ctx("name", &row), &Sealed::from_stored(sealed.name)).await?;
     let address = match sealed.address {
-        Some(a) => Some(
-            keys.reveal(&mut conn, subject, &ctx("address", &row), &Sealed::from_stored(a))
-                .await?,
-        ),
+        Some(a) => {
+            Some(keys.reveal(&mut conn, subject, &ctx("address", &row), &Sealed::from_stored(a)).await?)
+        }
         None => None,
     };
     Ok(Profile { email, name, address })
@@ -113,19 +70,9 @@ pub async fn find_by_email(souk: &Souk, email: &str) -> Result<Option<AccountId>
     let wanted = souk_crypto::blind_index::normalize_email(email);
     for (id, sealed) in store::by_email_index(&mut conn, &souk.keys.email_index(email)).await? {
         let row = id.to_string();
-        let subject = Subject {
-            kind: "account",
-            id: &row,
-        };
-        let revealed = souk
-            .keys
-            .reveal(
-                &mut conn,
-                subject,
-                &ctx("email", &row),
-                &Sealed::from_stored(sealed),
-            )
-            .await?;
+        let subject = Subject { kind: "account", id: &row };
+        let revealed =
+            souk.keys.reveal(&mut conn, subject, &ctx("email", &row), &Sealed::from_stored(sealed)).await?;
         if let Revealed::Text(found) = revealed
             && souk_crypto::blind_index::normalize_email(&found) == wanted
         {
@@ -137,19 +84,10 @@ pub async fn find_by_email(souk: &Souk, email: &str) -> Result<Option<AccountId>
 
 /// Erases an account's personal data by destroying its data key, and records it.
 pub async fn erase(souk: &Souk, id: AccountId, actor: crate::audit::Actor) -> Result<u64, CoreError> {
-    let mut tx = souk.store.begin().await?;
+    let mut tx = crate::audit::AuditedTx::begin(souk).await?;
     let row = id.to_string();
-    let destroyed = souk
-        .keys
-        .shred(
-            &mut tx,
-            Subject {
-                kind: "account",
-                id: &row,
-            },
-            souk.clock.now(),
-        )
-        .await?;
+    let subject = Subject { kind: "account", id: &row };
+    let destroyed = souk.keys.shred(tx.conn(), subject, souk.clock.now()).await?;
     let event = crate::audit::Event {
         actor,
         action: "account.erase",
@@ -159,7 +97,7 @@ pub async fn erase(souk: &Souk, id: AccountId, actor: crate::audit::Actor) -> Re
         request_id: String::new(),
         detail: serde_json::json!({ "data_keys_destroyed": destroyed }),
     };
-    crate::audit::record(souk, &mut tx, &[event]).await?;
-    tx.commit().await.map_err(souk_store::StoreError::from)?;
+    tx.record(&[event]).await?;
+    tx.commit().await?;
     Ok(destroyed)
 }

@@ -33,13 +33,7 @@ impl Actor {
     /// Souk itself (start-up tasks, scheduled jobs).
     #[must_use]
     pub fn system() -> Self {
-        Self {
-            kind: "system",
-            id: "souk".into(),
-            role: "system".into(),
-            credential: String::new(),
-            ip: None,
-        }
+        Self { kind: "system", id: "souk".into(), role: "system".into(), credential: String::new(), ip: None }
     }
 
     /// An operator running a `souk` command on the server.
@@ -107,15 +101,8 @@ pub async fn record(souk: &Souk, tx: &mut AnyConnection, events: &[Event]) -> Re
             // erasing the account erases it here too, while the log stays verifiable.
             (Some(ip), "account") => {
                 let seq_text = seq.to_string();
-                let ctx = FieldContext {
-                    table: "audit_log",
-                    column: "ip",
-                    row_id: &seq_text,
-                };
-                let subject = Subject {
-                    kind: "account",
-                    id: &e.actor.id,
-                };
+                let ctx = FieldContext { table: "audit_log", column: "ip", row_id: &seq_text };
+                let subject = Subject { kind: "account", id: &e.actor.id };
                 Some(
                     souk.keys
                         .seal(tx, subject, &ctx, ip.to_string().as_bytes(), now)
@@ -166,27 +153,24 @@ fn row_of(e: &Entry, seq: i64) -> AuditRow {
     }
 }
 
-fn entry_of(r: &AuditRow) -> Result<StoredRow, CoreError> {
-    let stored_leaf: Hash = r
-        .leaf_hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad_row("leaf hash is not 32 bytes"))?;
+fn entry_of(r: AuditRow) -> Result<StoredRow, CoreError> {
+    let stored_leaf: Hash =
+        r.leaf_hash.as_slice().try_into().map_err(|_| bad_row("leaf hash is not 32 bytes"))?;
     Ok(StoredRow {
         entry: Entry {
             seq: u64_of(r.seq)?,
             at: r.at,
-            actor_kind: r.actor_kind.clone(),
-            actor_id: r.actor_id.clone(),
-            actor_role: r.actor_role.clone(),
-            credential_id: r.credential_id.clone(),
-            ip_sealed: r.ip_sealed.clone(),
-            action: r.action.clone(),
-            target_kind: r.target_kind.clone(),
-            target_id: r.target_id.clone(),
-            outcome: r.outcome.clone(),
-            request_id: r.request_id.clone(),
-            detail: r.detail.clone(),
+            actor_kind: r.actor_kind,
+            actor_id: r.actor_id,
+            actor_role: r.actor_role,
+            credential_id: r.credential_id,
+            ip_sealed: r.ip_sealed,
+            action: r.action,
+            target_kind: r.target_kind,
+            target_id: r.target_id,
+            outcome: r.outcome,
+            request_id: r.request_id,
+            detail: r.detail,
         },
         stored_leaf,
     })
@@ -195,11 +179,7 @@ fn entry_of(r: &AuditRow) -> Result<StoredRow, CoreError> {
 fn checkpoint_of(r: &CheckpointRow) -> Result<Checkpoint, CoreError> {
     Ok(Checkpoint {
         tree_size: u64_of(r.tree_size)?,
-        root: r
-            .root_hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad_row("root is not 32 bytes"))?,
+        root: r.root_hash.as_slice().try_into().map_err(|_| bad_row("root is not 32 bytes"))?,
         signed_at: r.signed_at,
         key_version: u32::try_from(r.key_version).map_err(bad_row)?,
         signature: r.signature.clone(),
@@ -207,23 +187,42 @@ fn checkpoint_of(r: &CheckpointRow) -> Result<Checkpoint, CoreError> {
 }
 
 /// Rows are read in pages of this many.
-const PAGE: u32 = 5_000;
+const PAGE: u32 = 10_000;
 
-/// Streams every row in order to `each`.
+/// Streams every row in order to `each`. A reader task fetches the next page while the
+/// caller works on the current one, so reading and hashing overlap on two cores.
 async fn each_row(
     store: &Store,
-    mut each: impl FnMut(&AuditRow) -> Result<(), CoreError>,
+    mut each: impl FnMut(AuditRow) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
-    let mut conn = store.conn().await?;
-    let mut from = 0i64;
-    loop {
-        let rows = store::rows_from(&mut conn, from, PAGE).await?;
-        let Some(last) = rows.last() else { return Ok(()) };
-        from = last.seq + 1;
-        for r in &rows {
-            each(r)?;
+    let (pages, mut incoming) = tokio::sync::mpsc::channel::<Result<Vec<AuditRow>, CoreError>>(2);
+    let store = store.clone();
+    let reader = tokio::spawn(async move {
+        let mut conn = match store.conn().await {
+            Ok(c) => c,
+            Err(e) => return drop(pages.send(Err(e.into())).await),
+        };
+        let mut from = 0i64;
+        loop {
+            let rows = store::rows_from(&mut conn, from, PAGE).await.map_err(CoreError::from);
+            let next = match &rows {
+                Ok(r) => r.last().map(|last| last.seq + 1),
+                Err(_) => None,
+            };
+            let done = next.is_none();
+            if pages.send(rows).await.is_err() || done {
+                return;
+            }
+            from = next.unwrap_or(from);
+        }
+    });
+    while let Some(page) = incoming.recv().await {
+        for row in page? {
+            each(row)?;
         }
     }
+    reader.await.map_err(|e| CoreError::Internal(Box::new(e)))?;
+    Ok(())
 }
 
 /// Signs a checkpoint of the log as it is now, unless the newest checkpoint already covers
@@ -237,17 +236,11 @@ pub async fn checkpoint(souk: &Souk) -> Result<Option<Checkpoint>, CoreError> {
     })
     .await?;
     let mut conn = souk.store.conn().await?;
-    let latest = store::checkpoints(&mut conn)
-        .await?
-        .last()
-        .map_or(0, |c| c.tree_size);
+    let latest = store::checkpoints(&mut conn).await?.last().map_or(0, |c| c.tree_size);
     if tree.size() == 0 || i64::try_from(tree.size()).map_err(bad_row)? <= latest {
         return Ok(None);
     }
-    let cp = souk
-        .keys
-        .signer()
-        .sign(tree.size(), &tree.root(), souk.clock.now().as_micros());
+    let cp = souk.keys.signer().sign(tree.size(), &tree.root(), souk.clock.now().as_micros());
     store::insert_checkpoint(
         &mut conn,
         &CheckpointRow {
@@ -267,11 +260,8 @@ pub async fn checkpoint(souk: &Souk) -> Result<Option<Checkpoint>, CoreError> {
 pub async fn verify(souk: &Souk, mut progress: impl FnMut(u64, u64)) -> Result<Report, CoreError> {
     let mut conn = souk.store.conn().await?;
     let head = u64_of(store::head_size(&mut conn).await?)?;
-    let checkpoints = store::checkpoints(&mut conn)
-        .await?
-        .iter()
-        .map(checkpoint_of)
-        .collect::<Result<Vec<_>, _>>()?;
+    let checkpoints =
+        store::checkpoints(&mut conn).await?.iter().map(checkpoint_of).collect::<Result<Vec<_>, _>>()?;
     drop(conn);
     let mut verifier = Verifier::new(souk.keys.signer().public_key(), head, checkpoints);
     let mut done = 0u64;
@@ -316,11 +306,7 @@ impl InclusionProof {
 /// Proves that entry `seq` is in the log, against the newest signed checkpoint.
 pub async fn prove(souk: &Souk, seq: u64) -> Result<InclusionProof, CoreError> {
     let mut conn = souk.store.conn().await?;
-    let cp = store::checkpoints(&mut conn)
-        .await?
-        .last()
-        .map(checkpoint_of)
-        .transpose()?;
+    let cp = store::checkpoints(&mut conn).await?.last().map(checkpoint_of).transpose()?;
     drop(conn);
     let cp = cp.ok_or(CoreError::NotFound("checkpoint"))?;
     if seq >= cp.tree_size {
@@ -337,23 +323,13 @@ pub async fn prove(souk: &Souk, seq: u64) -> Result<InclusionProof, CoreError> {
     let index = usize::try_from(seq).map_err(bad_row)?;
     let leaf_hash = *leaves.get(index).ok_or(CoreError::NotFound("entry"))?;
     let path = merkle::inclusion_proof(&leaves, index).ok_or(CoreError::NotFound("entry"))?;
-    Ok(InclusionProof {
-        seq,
-        leaf_hash,
-        checkpoint: cp,
-        path,
-        public_key: souk.keys.signer().public_key(),
-    })
+    Ok(InclusionProof { seq, leaf_hash, checkpoint: cp, path, public_key: souk.keys.signer().public_key() })
 }
 
 /// Every signed checkpoint, for export to an outside party.
 pub async fn checkpoints(souk: &Souk) -> Result<Vec<Checkpoint>, CoreError> {
     let mut conn = souk.store.conn().await?;
-    store::checkpoints(&mut conn)
-        .await?
-        .iter()
-        .map(checkpoint_of)
-        .collect()
+    store::checkpoints(&mut conn).await?.iter().map(checkpoint_of).collect()
 }
 
 /// The audit log's public signing key.
@@ -380,4 +356,46 @@ pub async fn root_at(souk: &Souk, size: u64) -> Result<Option<Hash>, CoreError> 
     })
     .await?;
     Ok((tree.size() == size).then(|| tree.root()))
+}
+
+/// A transaction for a security-relevant change: it commits only if the change's audit
+/// events were recorded in it, so "changed but not recorded" cannot happen by omission.
+pub struct AuditedTx<'s> {
+    souk: &'s Souk,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    recorded: bool,
+}
+
+impl std::fmt::Debug for AuditedTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditedTx").field("recorded", &self.recorded).finish_non_exhaustive()
+    }
+}
+
+impl<'s> AuditedTx<'s> {
+    pub async fn begin(souk: &'s Souk) -> Result<Self, CoreError> {
+        Ok(Self { souk, tx: souk.store.begin().await?, recorded: false })
+    }
+
+    /// The connection, for the change itself.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Records the change's events in this transaction.
+    pub async fn record(&mut self, events: &[Event]) -> Result<u64, CoreError> {
+        let first = record(self.souk, &mut self.tx, events).await?;
+        self.recorded = self.recorded || !events.is_empty();
+        Ok(first)
+    }
+
+    /// Commits the change with its events; refuses (and rolls back) if none were recorded.
+    pub async fn commit(self) -> Result<(), CoreError> {
+        if !self.recorded {
+            tracing::error!("refused to commit a security-relevant change without its audit entry");
+            return Err(CoreError::Internal("a change was about to commit without its audit entry".into()));
+        }
+        self.tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
 }

@@ -19,10 +19,7 @@ pub struct Browse {
 /// Active listings, newest first, one page at a time.
 pub async fn browse(souk: &Souk, query: &Browse) -> Result<Page<Listing>, CoreError> {
     let mut conn = souk.store.conn().await?;
-    let filter = ListingFilter {
-        category: query.category,
-        shop: None,
-    };
+    let filter = ListingFilter { category: query.category, shop: None };
     Ok(store::active_listings(&mut conn, &filter, query.size, query.after).await?)
 }
 
@@ -46,13 +43,8 @@ pub async fn shop(
 ) -> Result<(Shop, Page<Listing>), CoreError> {
     let slug = Slug::parse(slug).map_err(|_| CoreError::NotFound("shop"))?;
     let mut conn = souk.store.conn().await?;
-    let shop = store::shop_by_slug(&mut conn, &slug)
-        .await?
-        .ok_or(CoreError::NotFound("shop"))?;
-    let filter = ListingFilter {
-        category: None,
-        shop: Some(shop.id),
-    };
+    let shop = store::shop_by_slug(&mut conn, &slug).await?.ok_or(CoreError::NotFound("shop"))?;
+    let filter = ListingFilter { category: None, shop: Some(shop.id) };
     let page = store::active_listings(&mut conn, &filter, size, after).await?;
     Ok((shop, page))
 }
@@ -65,14 +57,8 @@ pub async fn shops(souk: &Souk) -> Result<Vec<ShopSummary>, CoreError> {
 
 /// Parses the paging parameters a client sent.
 pub fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(PageSize, Option<Cursor>), CoreError> {
-    let size = limit
-        .map(PageSize::new)
-        .transpose()
-        .map_err(|e| CoreError::invalid("limit", e))?;
-    let after = cursor
-        .map(Cursor::decode)
-        .transpose()
-        .map_err(|e| CoreError::invalid("cursor", e))?;
+    let size = limit.map(PageSize::new).transpose().map_err(|e| CoreError::invalid("limit", e))?;
+    let after = cursor.map(Cursor::decode).transpose().map_err(|e| CoreError::invalid("cursor", e))?;
     Ok((size.unwrap_or_default(), after))
 }
 

@@ -33,9 +33,6 @@ impl From<StoreError> for CoreError {
 
 impl CoreError {
     pub(crate) fn invalid(field: &'static str, reason: impl std::fmt::Display) -> Self {
-        Self::Invalid {
-            field,
-            reason: reason.to_string(),
-        }
+        Self::Invalid { field, reason: reason.to_string() }
     }
 }

@@ -12,8 +12,5 @@ pub async fn readiness(souk: &Souk) -> Result<(), CoreError> {
     if souk.store.is_closed() {
         return Err(CoreError::Unavailable);
     }
-    souk.store
-        .ping(READINESS_TIMEOUT)
-        .await
-        .map_err(|_| CoreError::Unavailable)
+    souk.store.ping(READINESS_TIMEOUT).await.map_err(|_| CoreError::Unavailable)
 }

@@ -51,9 +51,7 @@ pub struct KeyService {
 
 impl std::fmt::Debug for KeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyService")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyService").field("provider", &self.provider).finish_non_exhaustive()
     }
 }
 
@@ -62,10 +60,7 @@ fn internal(e: impl std::error::Error + Send + Sync + 'static) -> CoreError {
 }
 
 fn system_subject(purpose: &str) -> Subject<'_> {
-    Subject {
-        kind: "system",
-        id: purpose,
-    }
+    Subject { kind: "system", id: purpose }
 }
 
 impl KeyService {
@@ -81,10 +76,7 @@ impl KeyService {
         let mut conn = store.conn().await?;
         let mut roots = Vec::new();
         for purpose in [BLIND_INDEX_ROOT, AUDIT_SIGNING] {
-            let existing = store::system_keys(&mut conn)
-                .await?
-                .into_iter()
-                .find(|k| k.purpose == purpose);
+            let existing = store::system_keys(&mut conn).await?.into_iter().find(|k| k.purpose == purpose);
             let row = match existing {
                 Some(row) => row,
                 None => {
@@ -107,15 +99,8 @@ impl KeyService {
                         .ok_or(CoreError::Unavailable)?
                 }
             };
-            let wrapped = WrappedKey {
-                kek_version: row.kek_version,
-                bytes: row.wrapped.clone(),
-            };
-            roots.push(
-                keyring
-                    .unwrap_key(system_subject(purpose), row.version, &wrapped)
-                    .map_err(internal)?,
-            );
+            let wrapped = WrappedKey { kek_version: row.kek_version, bytes: row.wrapped.clone() };
+            roots.push(keyring.unwrap_key(system_subject(purpose), row.version, &wrapped).map_err(internal)?);
         }
         let [blind_root, signing_seed] =
             <[KeyBytes; 2]>::try_from(roots).map_err(|_| CoreError::Unavailable)?;
@@ -129,10 +114,7 @@ impl KeyService {
     }
 
     fn keyring(&self) -> Arc<Keyring> {
-        self.keyring
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.keyring.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Re-reads the master keys (after `souk keys rotate` added a version).
@@ -152,9 +134,7 @@ impl KeyService {
         match self.keyring().unwrap_key(subject, version, wrapped) {
             Err(CryptoError::UnknownKeyVersion(_)) => {
                 self.reload()?;
-                self.keyring()
-                    .unwrap_key(subject, version, wrapped)
-                    .map_err(internal)
+                self.keyring().unwrap_key(subject, version, wrapped).map_err(internal)
             }
             other => other.map_err(internal),
         }
@@ -187,20 +167,11 @@ impl KeyService {
                 if store::insert_data_key(conn, &row, now.as_micros()).await? {
                     return DataKey::new(1, &dek).map(Some).map_err(internal);
                 }
-                store::latest_data_key(conn, subject.kind, subject.id)
-                    .await?
-                    .ok_or(CoreError::Unavailable)?
+                store::latest_data_key(conn, subject.kind, subject.id).await?.ok_or(CoreError::Unavailable)?
             }
         };
         let Some(bytes) = row.wrapped else { return Ok(None) };
-        let dek = self.unwrap(
-            subject,
-            row.version,
-            &WrappedKey {
-                kek_version: row.kek_version,
-                bytes,
-            },
-        )?;
+        let dek = self.unwrap(subject, row.version, &WrappedKey { kek_version: row.kek_version, bytes })?;
         DataKey::new(row.version, &dek).map(Some).map_err(internal)
     }
 
@@ -214,10 +185,7 @@ impl KeyService {
         plaintext: &[u8],
         now: Timestamp,
     ) -> Result<Sealed, CoreError> {
-        let key = self
-            .data_key(conn, subject, true, now)
-            .await?
-            .ok_or(CoreError::NotFound("subject"))?;
+        let key = self.data_key(conn, subject, true, now).await?.ok_or(CoreError::NotFound("subject"))?;
         key.seal(ctx, plaintext, &self.nonces).map_err(internal)
     }
 
@@ -282,18 +250,9 @@ impl KeyService {
             let Some(bytes) = row.wrapped.clone() else {
                 continue;
             };
-            let subject = Subject {
-                kind: static_kind(&row.subject_kind)?,
-                id: &row.subject_id,
-            };
-            let old = WrappedKey {
-                kek_version: row.kek_version,
-                bytes,
-            };
-            if let Some(new) = ring
-                .rewrap(subject, row.version, &old, &self.nonces)
-                .map_err(internal)?
-            {
+            let subject = Subject { kind: static_kind(&row.subject_kind)?, id: &row.subject_id };
+            let old = WrappedKey { kek_version: row.kek_version, bytes };
+            if let Some(new) = ring.rewrap(subject, row.version, &old, &self.nonces).map_err(internal)? {
                 // A concurrent destroy wins: the conditional update then changes nothing.
                 if store::rewrap_data_key(&mut conn, &row, row.kek_version, new.kek_version, &new.bytes)
                     .await?
@@ -303,10 +262,7 @@ impl KeyService {
             }
         }
         for row in store::system_keys(&mut conn).await? {
-            let old = WrappedKey {
-                kek_version: row.kek_version,
-                bytes: row.wrapped.clone(),
-            };
+            let old = WrappedKey { kek_version: row.kek_version, bytes: row.wrapped.clone() };
             let rewrapped = ring
                 .rewrap(system_subject(&row.purpose), row.version, &old, &self.nonces)
                 .map_err(internal)?;
@@ -326,8 +282,8 @@ fn static_kind(kind: &str) -> Result<&'static str, CoreError> {
     match kind {
         "account" => Ok("account"),
         "shop" => Ok("shop"),
-        other => Err(CoreError::from(StoreError::Corrupt(format!(
-            "unknown data key subject kind {other:?}"
-        )))),
+        other => {
+            Err(CoreError::from(StoreError::Corrupt(format!("unknown data key subject kind {other:?}"))))
+        }
     }
 }

@@ -33,11 +33,6 @@ impl Souk {
         entropy: Arc<dyn Entropy>,
         keys: Arc<keys::KeyService>,
     ) -> Self {
-        Self {
-            store,
-            clock,
-            entropy,
-            keys,
-        }
+        Self { store, clock, entropy, keys }
     }
 }

@@ -43,9 +43,7 @@ impl BlindIndexKey {
         if let Ok(material) = prk.expand(&info, HmacLen) {
             let _ = material.fill(&mut okm[..]);
         }
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &okm[..]),
-        }
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, &okm[..]) }
     }
 
     /// The index of an already-normalized value, truncated to `bits` (1 to 256).
@@ -92,11 +90,7 @@ mod tests {
         let phone = BlindIndexKey::derive(&root, "accounts", "phone");
         let a = email.index(normalize_email(" Amina@Example.org ").as_bytes(), 20);
         assert_eq!(a, email.index(b"amina@example.org", 20));
-        assert_ne!(
-            a,
-            phone.index(b"amina@example.org", 20),
-            "columns do not share indexes"
-        );
+        assert_ne!(a, phone.index(b"amina@example.org", 20), "columns do not share indexes");
         assert_eq!(a.len(), 3);
         assert_eq!(a[2] & 0x0f, 0, "bits past the length are zero");
     }
@@ -107,10 +101,7 @@ mod tests {
             let l = bits_for_rows(rows);
             let collisions = rows >> l;
             assert!(collisions >= 2 || l == 8, "{rows}: {l} bits gives {collisions}");
-            assert!(
-                collisions * collisions <= rows,
-                "{rows}: {l} bits gives {collisions}"
-            );
+            assert!(collisions * collisions <= rows, "{rows}: {l} bits gives {collisions}");
         }
     }
 }

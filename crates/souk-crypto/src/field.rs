@@ -70,8 +70,7 @@ impl DataKey {
         out.push(FORMAT_V1);
         out.extend_from_slice(&self.version.to_be_bytes());
         let header: [u8; HEADER_LEN] = out.as_slice().try_into().map_err(|_| CryptoError::Format)?;
-        self.aead
-            .seal_into(nonces, &aad(&header, ctx), plaintext, &mut out)?;
+        self.aead.seal_into(nonces, &aad(&header, ctx), plaintext, &mut out)?;
         Ok(Sealed(out))
     }
 
@@ -86,9 +85,7 @@ impl DataKey {
             return Err(CryptoError::UnknownKeyVersion(version));
         }
         let (header, body) = sealed.0.split_at_checked(HEADER_LEN).ok_or(CryptoError::Format)?;
-        self.aead
-            .open(&aad(header, ctx), body)
-            .map(zeroize::Zeroizing::new)
+        self.aead.open(&aad(header, ctx), body).map(zeroize::Zeroizing::new)
     }
 
     /// Opens a text field.
@@ -108,17 +105,10 @@ mod tests {
 
     fn setup() -> (DataKey, Nonces) {
         let e = OsEntropy::new();
-        (
-            DataKey::new(3, &KeyBytes::generate(&e)).unwrap(),
-            Nonces::new(Box::new(OsEntropy::new())),
-        )
+        (DataKey::new(3, &KeyBytes::generate(&e)).unwrap(), Nonces::new(Box::new(OsEntropy::new())))
     }
 
-    const CTX: FieldContext<'static> = FieldContext {
-        table: "accounts",
-        column: "email",
-        row_id: "a1",
-    };
+    const CTX: FieldContext<'static> = FieldContext { table: "accounts", column: "email", row_id: "a1" };
 
     #[test]
     fn moved_relabelled_or_foreign_ciphertexts_fail_cleanly() {
@@ -127,14 +117,8 @@ mod tests {
         assert_eq!(k.open_text(&CTX, &s).unwrap(), "amina@example.org");
         assert_eq!(s.key_version().unwrap(), 3);
         let other_row = FieldContext { row_id: "a2", ..CTX };
-        let other_col = FieldContext {
-            column: "name",
-            ..CTX
-        };
-        let other_table = FieldContext {
-            table: "shops",
-            ..CTX
-        };
+        let other_col = FieldContext { column: "name", ..CTX };
+        let other_table = FieldContext { table: "shops", ..CTX };
         for ctx in [other_row, other_col, other_table] {
             assert!(matches!(k.open(&ctx, &s), Err(CryptoError::Decrypt)), "{ctx:?}");
         }

@@ -23,9 +23,7 @@ impl KeyBytes {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::KeyMaterial("a key is 32 bytes"))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::KeyMaterial("a key is 32 bytes"))?;
         Ok(Self(arr))
     }
 

@@ -26,9 +26,7 @@ impl Aead {
     pub(crate) fn new(bytes: &KeyBytes) -> Result<Self, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes.expose())
             .map_err(|_| CryptoError::KeyMaterial("AES-256 key"))?;
-        Ok(Self {
-            key: LessSafeKey::new(unbound),
-        })
+        Ok(Self { key: LessSafeKey::new(unbound) })
     }
 
     /// Appends `nonce ‖ ciphertext ‖ tag` to `out`.
@@ -60,10 +58,8 @@ impl Aead {
         }
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Format)?;
         let mut buf = body.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(aad), &mut buf)
-            .map_err(|_| CryptoError::Decrypt)?;
+        let plain =
+            self.key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| CryptoError::Decrypt)?;
         let len = plain.len();
         buf.truncate(len);
         Ok(buf)
@@ -103,10 +99,7 @@ fn wrap_aad(subject: Subject<'_>, dek_version: u32, kek_version: u32) -> Vec<u8>
 
 impl Kek {
     pub fn new(version: u32, bytes: &KeyBytes) -> Result<Self, CryptoError> {
-        Ok(Self {
-            version,
-            aead: Aead::new(bytes)?,
-        })
+        Ok(Self { version, aead: Aead::new(bytes)? })
     }
 
     #[must_use]
@@ -130,10 +123,7 @@ impl Kek {
             dek.expose(),
             &mut bytes,
         )?;
-        Ok(WrappedKey {
-            kek_version: self.version,
-            bytes,
-        })
+        Ok(WrappedKey { kek_version: self.version, bytes })
     }
 
     /// Unwraps a data key wrapped by this KEK version.
@@ -147,8 +137,7 @@ impl Kek {
             return Err(CryptoError::UnknownKeyVersion(wrapped.kek_version));
         }
         let plain = zeroize::Zeroizing::new(
-            self.aead
-                .open(&wrap_aad(subject, dek_version, self.version), &wrapped.bytes)?,
+            self.aead.open(&wrap_aad(subject, dek_version, self.version), &wrapped.bytes)?,
         );
         KeyBytes::from_slice(&plain)
     }
@@ -171,9 +160,7 @@ impl Keyring {
     }
 
     pub fn get(&self, version: u32) -> Result<&Kek, CryptoError> {
-        self.keks
-            .get(&version)
-            .ok_or(CryptoError::UnknownKeyVersion(version))
+        self.keks.get(&version).ok_or(CryptoError::UnknownKeyVersion(version))
     }
 
     #[must_use]
@@ -188,8 +175,7 @@ impl Keyring {
         dek_version: u32,
         wrapped: &WrappedKey,
     ) -> Result<KeyBytes, CryptoError> {
-        self.get(wrapped.kek_version)?
-            .unwrap_key(subject, dek_version, wrapped)
+        self.get(wrapped.kek_version)?.unwrap_key(subject, dek_version, wrapped)
     }
 
     /// Re-wraps a key under the current KEK (rotation). Returns `None` if it already is.
@@ -223,10 +209,7 @@ impl fmt::Debug for DataKey {
 
 impl DataKey {
     pub fn new(version: u32, bytes: &KeyBytes) -> Result<Self, CryptoError> {
-        Ok(Self {
-            version,
-            aead: Aead::new(bytes)?,
-        })
+        Ok(Self { version, aead: Aead::new(bytes)? })
     }
 
     #[must_use]
@@ -250,40 +233,20 @@ mod tests {
         let e = OsEntropy::new();
         let kek = Kek::new(1, &KeyBytes::generate(&e)).unwrap();
         let dek = KeyBytes::generate(&e);
-        let alice = Subject {
-            kind: "account",
-            id: "alice",
-        };
+        let alice = Subject { kind: "account", id: "alice" };
         let w = kek.wrap(alice, 1, &dek, &nonces()).unwrap();
         assert_eq!(kek.unwrap_key(alice, 1, &w).unwrap(), dek);
         assert!(matches!(
-            kek.unwrap_key(
-                Subject {
-                    kind: "account",
-                    id: "bob"
-                },
-                1,
-                &w
-            ),
+            kek.unwrap_key(Subject { kind: "account", id: "bob" }, 1, &w),
             Err(CryptoError::Decrypt)
         ));
         assert!(matches!(
-            kek.unwrap_key(
-                Subject {
-                    kind: "shop",
-                    id: "alice"
-                },
-                1,
-                &w
-            ),
+            kek.unwrap_key(Subject { kind: "shop", id: "alice" }, 1, &w),
             Err(CryptoError::Decrypt)
         ));
         assert!(matches!(kek.unwrap_key(alice, 2, &w), Err(CryptoError::Decrypt)));
         let other = Kek::new(1, &KeyBytes::generate(&e)).unwrap();
-        assert!(
-            matches!(other.unwrap_key(alice, 1, &w), Err(CryptoError::Decrypt)),
-            "wrong master key"
-        );
+        assert!(matches!(other.unwrap_key(alice, 1, &w), Err(CryptoError::Decrypt)), "wrong master key");
     }
 
     #[test]
@@ -291,25 +254,15 @@ mod tests {
         let e = OsEntropy::new();
         let mut ring = Keyring::default();
         ring.insert(Kek::new(1, &KeyBytes::generate(&e)).unwrap());
-        let s = Subject {
-            kind: "shop",
-            id: "s1",
-        };
+        let s = Subject { kind: "shop", id: "s1" };
         let dek = KeyBytes::generate(&e);
         let w1 = ring.current().unwrap().wrap(s, 1, &dek, &nonces()).unwrap();
-        assert!(
-            ring.rewrap(s, 1, &w1, &nonces()).unwrap().is_none(),
-            "nothing to do"
-        );
+        assert!(ring.rewrap(s, 1, &w1, &nonces()).unwrap().is_none(), "nothing to do");
         ring.insert(Kek::new(2, &KeyBytes::generate(&e)).unwrap());
         let w2 = ring.rewrap(s, 1, &w1, &nonces()).unwrap().unwrap();
         assert_eq!(w2.kek_version, 2);
         assert_eq!(ring.unwrap_key(s, 1, &w2).unwrap(), dek);
-        assert_eq!(
-            ring.unwrap_key(s, 1, &w1).unwrap(),
-            dek,
-            "old versions still unwrap until retired"
-        );
+        assert_eq!(ring.unwrap_key(s, 1, &w1).unwrap(), dek, "old versions still unwrap until retired");
         assert_eq!(format!("{:?}", ring.current().unwrap()), "Kek(v2)");
     }
 }

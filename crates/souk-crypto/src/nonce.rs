@@ -19,10 +19,7 @@ pub struct Nonces {
 impl Nonces {
     #[must_use]
     pub fn new(source: Box<dyn Entropy>) -> Self {
-        Self {
-            source,
-            state: Mutex::new((Box::new([0; BUFFER]), BUFFER)),
-        }
+        Self { source, state: Mutex::new((Box::new([0; BUFFER]), BUFFER)) }
     }
 
     /// The next nonce.

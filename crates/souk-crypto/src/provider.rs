@@ -57,18 +57,13 @@ impl FileKeyProvider {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(CryptoError::KeyFile {
-                    path: self.dir.clone(),
-                    reason: e.to_string(),
-                });
+                return Err(CryptoError::KeyFile { path: self.dir.clone(), reason: e.to_string() });
             }
         };
         let mut files = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(v) = name
-                .strip_prefix(FILE_PREFIX)
-                .and_then(|r| r.strip_suffix(FILE_SUFFIX))
+            if let Some(v) = name.strip_prefix(FILE_PREFIX).and_then(|r| r.strip_suffix(FILE_SUFFIX))
                 && let Ok(version) = v.parse::<u32>()
             {
                 files.push((version, entry.path()));
@@ -89,23 +84,14 @@ impl FileKeyProvider {
 }
 
 fn read_key_file(path: &Path) -> Result<KeyBytes, CryptoError> {
-    let err = |reason: String| CryptoError::KeyFile {
-        path: path.to_owned(),
-        reason,
-    };
+    let err = |reason: String| CryptoError::KeyFile { path: path.to_owned(), reason };
     let meta = fs::metadata(path).map_err(|e| err(e.to_string()))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(CryptoError::KeyFilePermissions {
-            path: path.to_owned(),
-            mode,
-        });
+        return Err(CryptoError::KeyFilePermissions { path: path.to_owned(), mode });
     }
     let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
-    let encoded = text
-        .trim()
-        .strip_prefix(FILE_MAGIC)
-        .ok_or_else(|| err("not a Souk key file".into()))?;
+    let encoded = text.trim().strip_prefix(FILE_MAGIC).ok_or_else(|| err("not a Souk key file".into()))?;
     let raw = zeroize::Zeroizing::new(STANDARD.decode(encoded).map_err(|_| err("not base64".into()))?);
     KeyBytes::from_slice(&raw)
 }
@@ -121,15 +107,9 @@ impl KeyProvider for FileKeyProvider {
     }
 
     fn create_version(&self, entropy: &dyn Entropy) -> Result<u32, CryptoError> {
-        let dir_err = |e: std::io::Error| CryptoError::KeyFile {
-            path: self.dir.clone(),
-            reason: e.to_string(),
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(dir_err)?;
+        let dir_err =
+            |e: std::io::Error| CryptoError::KeyFile { path: self.dir.clone(), reason: e.to_string() };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(dir_err)?;
         let version = self.key_files()?.last().map_or(1, |(v, _)| v + 1);
         let path = self.path(version);
         let key = KeyBytes::generate(entropy);
@@ -139,16 +119,10 @@ impl KeyProvider for FileKeyProvider {
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| CryptoError::KeyFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| CryptoError::KeyFile { path: path.clone(), reason: e.to_string() })?;
         f.write_all(text.as_bytes())
             .and_then(|()| f.sync_all())
-            .map_err(|e| CryptoError::KeyFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| CryptoError::KeyFile { path: path.clone(), reason: e.to_string() })?;
         Ok(version)
     }
 
@@ -164,10 +138,7 @@ impl KeyProvider for FileKeyProvider {
 
     fn retire(&self, version: u32) -> Result<(), CryptoError> {
         let path = self.path(version);
-        let err = |e: std::io::Error| CryptoError::KeyFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let err = |e: std::io::Error| CryptoError::KeyFile { path: path.clone(), reason: e.to_string() };
         // Overwrite before unlinking, so the key does not linger in the file's blocks on
         // file systems that rewrite in place.
         let len = fs::metadata(&path).map_err(err)?.len();
@@ -203,13 +174,7 @@ impl EnvKeyProvider {
 impl KeyProvider for EnvKeyProvider {
     fn load(&self) -> Result<Keyring, CryptoError> {
         let mut ring = Keyring::default();
-        for entry in self
-            .value
-            .expose_secret()
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
+        for entry in self.value.expose_secret().split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let bad = || CryptoError::Provider(format!("{} must hold VERSION:BASE64 entries", self.variable));
             let (version, encoded) = entry.split_once(':').ok_or_else(bad)?;
             let version: u32 = version.parse().map_err(|_| bad())?;
@@ -259,17 +224,10 @@ mod tests {
         assert_eq!(ring.current().unwrap().version(), 2);
         let mode = fs::metadata(p.path(1)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dmode = fs::metadata(dir.path().join("keys"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let dmode = fs::metadata(dir.path().join("keys")).unwrap().permissions().mode() & 0o777;
         assert_eq!(dmode, 0o700);
         fs::set_permissions(p.path(1), fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(matches!(
-            p.load(),
-            Err(CryptoError::KeyFilePermissions { mode: 0o640, .. })
-        ));
+        assert!(matches!(p.load(), Err(CryptoError::KeyFilePermissions { mode: 0o640, .. })));
     }
 
     #[test]

@@ -99,9 +99,7 @@ impl ListingStatus {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Draft, Self::Active, Self::Paused, Self::Removed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [Self::Draft, Self::Active, Self::Paused, Self::Removed].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -109,11 +107,7 @@ impl ListingStatus {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogFieldError {
     #[error("{field} must be between {min} and {max} characters")]
-    Length {
-        field: &'static str,
-        min: usize,
-        max: usize,
-    },
+    Length { field: &'static str, min: usize, max: usize },
     #[error("{field} contains control characters")]
     ControlCharacters { field: &'static str },
     #[error("a slug may contain only lower-case letters, digits and single hyphens")]
@@ -148,9 +142,7 @@ pub struct Slug(String);
 
 impl Slug {
     pub fn parse(raw: &str) -> Result<Self, CatalogFieldError> {
-        let ok_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let ok_shape = !raw.starts_with('-') && !raw.ends_with('-') && !raw.contains("--");
         if !(2..=60).contains(&raw.len()) || !ok_chars || !ok_shape {
             return Err(CatalogFieldError::Slug);
@@ -249,16 +241,7 @@ mod tests {
     #[test]
     fn slugs_are_strict() {
         assert!(Slug::parse("atlas-ceramics").is_ok());
-        for bad in [
-            "",
-            "a",
-            "Atlas",
-            "atlas--x",
-            "-atlas",
-            "atlas-",
-            "atlas ceramics",
-            "é",
-        ] {
+        for bad in ["", "a", "Atlas", "atlas--x", "-atlas", "atlas-", "atlas ceramics", "é"] {
             assert!(Slug::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

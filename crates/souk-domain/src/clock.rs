@@ -15,10 +15,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "this is the one place the wall clock is read"
-    )]
+    #[expect(clippy::disallowed_methods, reason = "this is the one place the wall clock is read")]
     fn now(&self) -> Timestamp {
         Timestamp::from_datetime(time::OffsetDateTime::now_utc())
     }
@@ -33,14 +30,11 @@ pub struct FakeClock {
 impl FakeClock {
     #[must_use]
     pub fn at(start: Timestamp) -> Self {
-        Self {
-            micros: AtomicI64::new(start.as_micros()),
-        }
+        Self { micros: AtomicI64::new(start.as_micros()) }
     }
 
     pub fn advance_secs(&self, secs: i64) {
-        self.micros
-            .fetch_add(secs.saturating_mul(1_000_000), Ordering::SeqCst);
+        self.micros.fetch_add(secs.saturating_mul(1_000_000), Ordering::SeqCst);
     }
 
     pub fn set(&self, at: Timestamp) {

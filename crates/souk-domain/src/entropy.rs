@@ -32,10 +32,7 @@ impl Entropy for OsEntropy {
     fn fill(&self, buf: &mut [u8]) {
         // SECURITY: the OS generator failing is unrecoverable; continuing with predictable
         // bytes would mint guessable ids and tokens, so the process stops instead.
-        assert!(
-            self.0.fill(buf).is_ok(),
-            "the operating system's random generator failed"
-        );
+        assert!(self.0.fill(buf).is_ok(), "the operating system's random generator failed");
     }
 }
 

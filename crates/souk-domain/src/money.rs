@@ -41,10 +41,7 @@ const CURRENCIES: &[(&str, u8, &str)] = &[
 pub struct UnknownCurrency(pub String);
 
 impl Currency {
-    pub const EUR: Self = Self {
-        code: *b"EUR",
-        exponent: 2,
-    };
+    pub const EUR: Self = Self { code: *b"EUR", exponent: 2 };
 
     /// Looks up a currency by its ISO 4217 alphabetic code (upper case).
     pub fn from_code(code: &str) -> Result<Self, UnknownCurrency> {
@@ -53,10 +50,7 @@ impl Currency {
             .find(|(c, _, _)| *c == code)
             .and_then(|(c, exponent, _)| {
                 let bytes: [u8; 3] = c.as_bytes().try_into().ok()?;
-                Some(Self {
-                    code: bytes,
-                    exponent: *exponent,
-                })
+                Some(Self { code: bytes, exponent: *exponent })
             })
             .ok_or_else(|| UnknownCurrency(code.to_owned()))
     }
@@ -73,10 +67,7 @@ impl Currency {
     }
 
     fn symbol(self) -> &'static str {
-        CURRENCIES
-            .iter()
-            .find(|(c, _, _)| c.as_bytes() == self.code)
-            .map_or("", |(_, _, s)| s)
+        CURRENCIES.iter().find(|(c, _, _)| c.as_bytes() == self.code).map_or("", |(_, _, s)| s)
     }
 }
 
@@ -128,21 +119,12 @@ impl Money {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
         let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
-        Ok(Self {
-            minor,
-            currency: self.currency,
-        })
+        Ok(Self { minor, currency: self.currency })
     }
 
     pub fn checked_mul(self, quantity: u32) -> Result<Self, MoneyError> {
-        let minor = self
-            .minor
-            .checked_mul(i64::from(quantity))
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Self {
-            minor,
-            currency: self.currency,
-        })
+        let minor = self.minor.checked_mul(i64::from(quantity)).ok_or(MoneyError::Overflow)?;
+        Ok(Self { minor, currency: self.currency })
     }
 
     /// The amount as a plain decimal string in major units ("12.50"), without a symbol.
@@ -181,32 +163,17 @@ mod tests {
         let eur = Currency::from_code("EUR").unwrap();
         assert_eq!(Money::new(1250, eur).to_string(), "€12.50");
         assert_eq!(Money::new(-5, eur).to_string(), "-€0.05");
-        assert_eq!(
-            Money::new(1500, Currency::from_code("JPY").unwrap()).to_string(),
-            "¥1500"
-        );
-        assert_eq!(
-            Money::new(1234, Currency::from_code("KWD").unwrap()).decimal(),
-            "1.234"
-        );
+        assert_eq!(Money::new(1500, Currency::from_code("JPY").unwrap()).to_string(), "¥1500");
+        assert_eq!(Money::new(1234, Currency::from_code("KWD").unwrap()).decimal(), "1.234");
     }
 
     #[test]
     fn refuses_mixed_currencies_and_overflow() {
         let eur = Money::new(1, Currency::EUR);
         let usd = Money::new(1, Currency::from_code("USD").unwrap());
-        assert!(matches!(
-            eur.checked_add(usd),
-            Err(MoneyError::CurrencyMismatch(..))
-        ));
-        assert_eq!(
-            Money::new(i64::MAX, Currency::EUR).checked_add(eur),
-            Err(MoneyError::Overflow)
-        );
-        assert_eq!(
-            Money::new(i64::MAX, Currency::EUR).checked_mul(2),
-            Err(MoneyError::Overflow)
-        );
+        assert!(matches!(eur.checked_add(usd), Err(MoneyError::CurrencyMismatch(..))));
+        assert_eq!(Money::new(i64::MAX, Currency::EUR).checked_add(eur), Err(MoneyError::Overflow));
+        assert_eq!(Money::new(i64::MAX, Currency::EUR).checked_mul(2), Err(MoneyError::Overflow));
     }
 
     #[test]

@@ -70,10 +70,7 @@ impl Cursor {
         let (micros, id) = raw.split_at_checked(8).ok_or(PageError::Cursor)?;
         let micros = i64::from_be_bytes(micros.try_into().map_err(|_| PageError::Cursor)?);
         let id = Uuid::from_slice(id).map_err(|_| PageError::Cursor)?;
-        Ok(Self {
-            created_at: Timestamp::from_micros(micros),
-            id,
-        })
+        Ok(Self { created_at: Timestamp::from_micros(micros), id })
     }
 }
 
@@ -90,10 +87,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        let c = Cursor {
-            created_at: Timestamp::from_micros(42),
-            id: Uuid::from_u128(7),
-        };
+        let c = Cursor { created_at: Timestamp::from_micros(42), id: Uuid::from_u128(7) };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         for bad in ["", "!!!", "AAAA", &"A".repeat(100)] {
             assert_eq!(Cursor::decode(bad), Err(PageError::Cursor), "{bad:?}");

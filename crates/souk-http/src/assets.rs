@@ -21,16 +21,8 @@ struct Asset {
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     let raw: [(&str, &str, &[u8]); 3] = [
-        (
-            "souk.css",
-            "text/css; charset=utf-8",
-            include_bytes!("../static/souk.css"),
-        ),
-        (
-            "favicon.svg",
-            "image/svg+xml",
-            include_bytes!("../static/favicon.svg"),
-        ),
+        ("souk.css", "text/css; charset=utf-8", include_bytes!("../static/souk.css")),
+        ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
         ("logo.svg", "image/svg+xml", include_bytes!("../static/logo.svg")),
     ];
     raw.into_iter()
@@ -40,22 +32,17 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
                 let _ = write!(s, "{b:02x}");
                 s
             });
-            Asset {
-                name,
-                content_type,
-                bytes,
-                hash,
-            }
+            Asset { name, content_type, bytes, hash }
         })
         .collect()
 });
 
 /// The versioned URL of an asset, for templates.
 pub(crate) fn url(name: &str) -> String {
-    ASSETS.iter().find(|a| a.name == name).map_or_else(
-        || format!("/static/{name}"),
-        |a| format!("/static/{}?v={}", a.name, a.hash),
-    )
+    ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .map_or_else(|| format!("/static/{name}"), |a| format!("/static/{}?v={}", a.name, a.hash))
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,10 +54,7 @@ pub(crate) async fn serve(
     Path(name): Path<String>,
     Query(version): Query<Version>,
 ) -> Result<Response, Problem> {
-    let asset = ASSETS
-        .iter()
-        .find(|a| a.name == name)
-        .ok_or_else(|| Problem::of("not_found"))?;
+    let asset = ASSETS.iter().find(|a| a.name == name).ok_or_else(|| Problem::of("not_found"))?;
     // Only the URL naming the current hash may be cached forever.
     let cache = if version.v.as_deref() == Some(asset.hash.as_str()) {
         "public, max-age=31536000, immutable"

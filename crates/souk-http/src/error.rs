@@ -90,12 +90,7 @@ impl Problem {
         let mut p = Self::of(code);
         // Keep the real status for 4xx codes without an entry of their own.
         if code == "internal" && status.is_client_error() {
-            p = Self {
-                status,
-                code: "bad_request",
-                title: "The request is malformed",
-                ..p
-            };
+            p = Self { status, code: "bad_request", title: "The request is malformed", ..p };
         }
         p
     }

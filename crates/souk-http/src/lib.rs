@@ -31,8 +31,6 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router())
         .merge(metrics::router())
         .fallback(error::not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.config().body_limit_bytes,
-        ));
+        .layer(axum::extract::DefaultBodyLimit::max(state.config().body_limit_bytes));
     middleware::apply(routes, &state).with_state(state)
 }

@@ -17,9 +17,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::{AppState, Problem};
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Installs the process-wide metrics recorder once and returns its handle.
 pub fn install_recorder() -> PrometheusHandle {
@@ -94,9 +93,7 @@ async fn scrape(
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
     state.metrics().run_upkeep();
     let mut res = state.metrics().render().into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     Ok(res)
 }

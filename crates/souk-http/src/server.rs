@@ -106,10 +106,7 @@ pub async fn serve(
         let _ = r.await;
     }
     drop(alive_tx);
-    if tokio::time::timeout(options.shutdown_grace, alive_rx.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(options.shutdown_grace, alive_rx.recv()).await.is_err() {
         tracing::warn!(grace = ?options.shutdown_grace, "grace period over; closing remaining connections");
     }
     tracing::info!("server stopped");
@@ -210,15 +207,8 @@ fn redirect_router(public_url: String) -> Router {
 
 fn redirect(public_url: &str, req: &Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut res = (
-            StatusCode::FORBIDDEN,
-            "Souk only accepts this request over HTTPS.\n",
-        )
-            .into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        let mut res = (StatusCode::FORBIDDEN, "Souk only accepts this request over HTTPS.\n").into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         return res;
     }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());

@@ -51,9 +51,7 @@ struct Inner {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("config", &self.0.config)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("config", &self.0.config).finish_non_exhaustive()
     }
 }
 

@@ -82,11 +82,6 @@ pub async fn with_profiles(conn: &mut AnyConnection) -> Result<Vec<AccountId>, S
         .fetch_all(conn)
         .await?;
     rows.iter()
-        .map(|r| {
-            r.try_get::<String, _>("id")
-                .map_err(StoreError::from)?
-                .parse()
-                .map_err(StoreError::corrupt)
-        })
+        .map(|r| r.try_get::<String, _>("id").map_err(StoreError::from)?.parse().map_err(StoreError::corrupt))
         .collect()
 }

@@ -80,10 +80,7 @@ pub async fn insert(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), S
 
 /// The size the log records for itself.
 pub async fn head_size(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT size FROM audit_head WHERE id = 1")
-        .fetch_one(conn)
-        .await?
-        .try_get("size")?)
+    Ok(sqlx::query("SELECT size FROM audit_head WHERE id = 1").fetch_one(conn).await?.try_get("size")?)
 }
 
 fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
@@ -112,8 +109,7 @@ const SELECT: &str = "SELECT seq, at, actor_kind, actor_id, actor_role, credenti
 pub async fn rows_from(conn: &mut AnyConnection, from: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
     let mut sql = Sql::new(SELECT);
     sql.push(" WHERE seq >= ").bind(Param::Int(from));
-    sql.push(" ORDER BY seq LIMIT ")
-        .bind(Param::Int(i64::from(limit)));
+    sql.push(" ORDER BY seq LIMIT ").bind(Param::Int(i64::from(limit)));
     let rows = sql.query().fetch_all(conn).await?;
     rows.iter().map(audit_row).collect()
 }
@@ -129,9 +125,7 @@ pub async fn leaf_hashes(
         .bind(i64::from(limit))
         .fetch_all(conn)
         .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("seq")?, r.try_get("leaf_hash")?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("leaf_hash")?))).collect()
 }
 
 /// A stored checkpoint.

@@ -134,35 +134,26 @@ pub async fn active_listings(
     after: Option<Cursor>,
 ) -> Result<Page<Listing>, StoreError> {
     let mut sql = Sql::new(LISTING_COLUMNS);
-    sql.push(" WHERE l.status = ")
-        .bind(Param::Text(ListingStatus::Active.as_str().to_owned()));
+    sql.push(" WHERE l.status = ").bind(Param::Text(ListingStatus::Active.as_str().to_owned()));
     if let Some(category) = filter.category {
-        sql.push(" AND l.category = ")
-            .bind(Param::Text(category.slug().to_owned()));
+        sql.push(" AND l.category = ").bind(Param::Text(category.slug().to_owned()));
     }
     if let Some(shop) = filter.shop {
         sql.push(" AND l.shop_id = ").bind(Param::Text(shop.to_string()));
     }
     if let Some(cursor) = after {
-        sql.push(" AND (l.created_at < ")
-            .bind(Param::Int(cursor.created_at.as_micros()));
-        sql.push(" OR (l.created_at = ")
-            .bind(Param::Int(cursor.created_at.as_micros()));
-        sql.push(" AND l.id < ")
-            .bind(Param::Text(cursor.id.hyphenated().to_string()));
+        sql.push(" AND (l.created_at < ").bind(Param::Int(cursor.created_at.as_micros()));
+        sql.push(" OR (l.created_at = ").bind(Param::Int(cursor.created_at.as_micros()));
+        sql.push(" AND l.id < ").bind(Param::Text(cursor.id.hyphenated().to_string()));
         sql.push("))");
     }
     // One row more than asked tells whether another page follows.
-    sql.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ")
-        .bind(Param::Int(i64::from(size.get()) + 1));
+    sql.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").bind(Param::Int(i64::from(size.get()) + 1));
     let rows = sql.query().fetch_all(conn).await?;
     let mut items = rows.iter().map(listing_from_row).collect::<Result<Vec<_>, _>>()?;
     let next = if items.len() > usize::from(size.get()) {
         items.truncate(usize::from(size.get()));
-        items.last().map(|l| Cursor {
-            created_at: l.created_at,
-            id: *l.id.as_uuid(),
-        })
+        items.last().map(|l| Cursor { created_at: l.created_at, id: *l.id.as_uuid() })
     } else {
         None
     };
@@ -199,20 +190,14 @@ pub async fn shops(conn: &mut AnyConnection) -> Result<Vec<ShopSummary>, StoreEr
     .await?;
     rows.iter()
         .map(|row| {
-            Ok(ShopSummary {
-                shop: shop_from_row(row)?,
-                active_listings: row.try_get("active_listings")?,
-            })
+            Ok(ShopSummary { shop: shop_from_row(row)?, active_listings: row.try_get("active_listings")? })
         })
         .collect()
 }
 
 /// How many listings exist, in any status.
 pub async fn listing_count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM listings")
-        .fetch_one(conn)
-        .await?
-        .try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM listings").fetch_one(conn).await?.try_get("n")?)
 }
 
 fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, StoreError> {

@@ -105,20 +105,15 @@ mod tests {
 
     #[test]
     fn both_migration_trees_hold_the_same_versions_and_names() {
-        let names = |m: &Migrator| {
-            m.iter()
-                .map(|m| (m.version, m.description.to_string()))
-                .collect::<Vec<_>>()
-        };
+        let names =
+            |m: &Migrator| m.iter().map(|m| (m.version, m.description.to_string())).collect::<Vec<_>>();
         assert_eq!(names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS));
         assert!(SQLITE_MIGRATIONS.iter().count() > 0);
     }
 
     #[test]
     fn transient_codes() {
-        for code in [
-            "57P01", "08006", "53300", "40001", "40P01", "5", "517", "6", "262",
-        ] {
+        for code in ["57P01", "08006", "53300", "40001", "40P01", "5", "517", "6", "262"] {
             assert!(is_transient(Some(code)), "{code}");
         }
         for code in ["23505", "42P01", "19", "2067", "1"] {
@@ -129,15 +124,9 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(
-            Backend::from_url("sqlite://data/souk.db").unwrap(),
-            Backend::Sqlite
-        );
+        assert_eq!(Backend::from_url("sqlite://data/souk.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
         assert!(Backend::from_url("mysql://h/db").is_err());
-        assert_eq!(
-            Backend::Sqlite.normalize_url("sqlite://x.db"),
-            "sqlite://x.db?mode=rwc"
-        );
+        assert_eq!(Backend::Sqlite.normalize_url("sqlite://x.db"), "sqlite://x.db?mode=rwc");
     }
 }

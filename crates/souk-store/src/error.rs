@@ -28,16 +28,12 @@ impl StoreError {
     pub(crate) fn from_connect(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::Configuration(c) => Self::UnsupportedUrl(c.to_string()),
-            other => Self::Unavailable {
-                cause: other.to_string(),
-            },
+            other => Self::Unavailable { cause: other.to_string() },
         }
     }
 
     pub(crate) fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self::Unavailable {
-            cause: cause.to_string(),
-        }
+        Self::Unavailable { cause: cause.to_string() }
     }
 
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
@@ -55,9 +51,9 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable { cause: e.to_string() }
             }
             sqlx::Error::Database(db) => match db.constraint() {
-                Some(c) if db.is_unique_violation() || db.is_foreign_key_violation() => Self::Conflict {
-                    constraint: c.to_owned(),
-                },
+                Some(c) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+                    Self::Conflict { constraint: c.to_owned() }
+                }
                 _ => Self::Query(e),
             },
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) => Self::Corrupt(e.to_string()),

@@ -55,10 +55,8 @@ pub async fn insert_data_key(
     row: &DataKeyRow,
     at: i64,
 ) -> Result<bool, StoreError> {
-    let wrapped = row
-        .wrapped
-        .as_deref()
-        .ok_or_else(|| StoreError::corrupt("a new data key must be wrapped"))?;
+    let wrapped =
+        row.wrapped.as_deref().ok_or_else(|| StoreError::corrupt("a new data key must be wrapped"))?;
     let done = sqlx::query(
         "INSERT INTO data_keys (subject_kind, subject_id, version, kek_version, wrapped, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subject_kind, subject_id, version) DO NOTHING",
@@ -143,12 +141,7 @@ pub async fn data_key_census(conn: &mut AnyConnection) -> Result<(Vec<(u32, u64)
     .await?;
     let live = rows
         .iter()
-        .map(|r| {
-            Ok((
-                u32_col(r, "kek_version")?,
-                u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
-            ))
-        })
+        .map(|r| Ok((u32_col(r, "kek_version")?, u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0))))
         .collect::<Result<Vec<_>, StoreError>>()?;
     let destroyed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM data_keys WHERE wrapped IS NULL")
         .fetch_one(conn)

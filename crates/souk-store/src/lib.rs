@@ -156,9 +156,7 @@ async fn applied_versions(conn: &mut AnyConnection) -> Result<Vec<i64>, StoreErr
         Err(sqlx::Error::Database(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    rows.iter()
-        .map(|r| r.try_get::<i64, _>("version").map_err(StoreError::from))
-        .collect()
+    rows.iter().map(|r| r.try_get::<i64, _>("version").map_err(StoreError::from)).collect()
 }
 
 /// Redacts the password of a database URL (in the user-info part or in the query string)
@@ -172,10 +170,7 @@ pub fn redacted_url(url: &SecretString) -> String {
         // Setting a password only fails for URLs that cannot carry one.
         let _ = parsed.set_password(Some("***"));
     }
-    if parsed
-        .query()
-        .is_some_and(|q| q.to_ascii_lowercase().contains("pass"))
-    {
+    if parsed.query().is_some_and(|q| q.to_ascii_lowercase().contains("pass")) {
         parsed.set_query(Some("***"));
     }
     parsed.to_string()

@@ -23,10 +23,7 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub(crate) fn new(text: &'static str) -> Self {
-        Self {
-            text: text.to_owned(),
-            params: Vec::new(),
-        }
+        Self { text: text.to_owned(), params: Vec::new() }
     }
 
     /// Appends literal SQL (never user input).

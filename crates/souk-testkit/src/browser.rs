@@ -22,11 +22,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where Chromium is looked for, in order.
-const CANDIDATES: &[&str] = &[
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-];
+const CANDIDATES: &[&str] = &["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
 fn chromium_path() -> anyhow::Result<PathBuf> {
     CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()).ok_or_else(|| {
@@ -46,9 +42,7 @@ pub struct Browser {
 
 impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Browser")
-            .field("events", &self.events.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Browser").field("events", &self.events.len()).finish_non_exhaustive()
     }
 }
 
@@ -100,16 +94,8 @@ impl Browser {
         .context("Chromium did not start in time")??;
         // Keep draining stderr so Chromium never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
-            .await
-            .context("DevTools connection")?;
-        Ok(Self {
-            child,
-            socket,
-            next_id: 0,
-            events: Vec::new(),
-            _profile: profile,
-        })
+        let (socket, _) = tokio_tungstenite::connect_async(&ws_url).await.context("DevTools connection")?;
+        Ok(Self { child, socket, next_id: 0, events: Vec::new(), _profile: profile })
     }
 
     /// Sends a command and waits for its answer, keeping the events that arrive meanwhile.
@@ -157,16 +143,10 @@ impl Browser {
 
     /// Opens a new tab with logging, network and page events enabled.
     pub async fn new_page(&mut self) -> anyhow::Result<Page> {
-        let target = self
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
-            .await?;
+        let target = self.call(None, "Target.createTarget", json!({ "url": "about:blank" })).await?;
         let target_id = target["targetId"].as_str().context("targetId")?.to_owned();
         let attached = self
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-            )
+            .call(None, "Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }))
             .await?;
         let session = attached["sessionId"].as_str().context("sessionId")?.to_owned();
         for domain in ["Page.enable", "Runtime.enable", "Log.enable", "Network.enable"] {
@@ -178,9 +158,7 @@ impl Browser {
     /// Navigates and waits for the load event.
     pub async fn goto(&mut self, page: &Page, url: &str) -> anyhow::Result<()> {
         let seen = self.events.len();
-        let nav = self
-            .call(Some(&page.session), "Page.navigate", json!({ "url": url }))
-            .await?;
+        let nav = self.call(Some(&page.session), "Page.navigate", json!({ "url": url })).await?;
         if let Some(err) = nav.get("errorText").and_then(Value::as_str) {
             bail!("navigation to {url} failed: {err}");
         }
@@ -200,13 +178,7 @@ impl Browser {
         .await
         .with_context(|| format!("{url} did not finish loading"))??;
         // Let late console messages (CSP reports, deferred errors) arrive.
-        let _ = self
-            .call(
-                Some(&page.session),
-                "Runtime.evaluate",
-                json!({ "expression": "1" }),
-            )
-            .await?;
+        let _ = self.call(Some(&page.session), "Runtime.evaluate", json!({ "expression": "1" })).await?;
         Ok(())
     }
 
@@ -237,12 +209,9 @@ impl Browser {
                     Some(e["params"]["args"].to_string())
                 }
                 "Runtime.exceptionThrown" => Some(e["params"]["exceptionDetails"].to_string()),
-                "Log.entryAdded" if e["params"]["entry"]["level"] == "error" => Some(
-                    e["params"]["entry"]["text"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                ),
+                "Log.entryAdded" if e["params"]["entry"]["level"] == "error" => {
+                    Some(e["params"]["entry"]["text"].as_str().unwrap_or_default().to_owned())
+                }
                 _ => None,
             })
             .collect()

@@ -5,10 +5,7 @@
 //!
 //! PostgreSQL runs whenever `SOUK_TEST_DATABASE_URL` names a server the tests may create
 //! databases on; [`backend_tests!`] runs each test on both backends.
-#![allow(
-    clippy::missing_panics_doc,
-    reason = "a test harness fails its test by panicking"
-)]
+#![allow(clippy::missing_panics_doc, reason = "a test harness fails its test by panicking")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -69,11 +66,7 @@ impl Builder {
             ("server.shutdown_grace_secs", "5".into()),
         ];
         flags.extend(self.settings);
-        let config = Config::load(&Sources {
-            flags,
-            ..Sources::default()
-        })
-        .expect("test configuration");
+        let config = Config::load(&Sources { flags, ..Sources::default() }).expect("test configuration");
         let started = server::start(&config, Arc::new(SystemClock), Arc::new(OsEntropy::new()))
             .await
             .expect("server starts");
@@ -122,10 +115,7 @@ pub struct TestApp {
 impl TestApp {
     #[must_use]
     pub fn builder(db: Db) -> Builder {
-        Builder {
-            db,
-            settings: Vec::new(),
-        }
+        Builder { db, settings: Vec::new() }
     }
 
     pub async fn spawn(db: Db) -> Self {

@@ -6,13 +6,8 @@ use sqlx::{Connection as _, Executor as _, PgConnection};
 /// The admin URL of the test PostgreSQL server, if configured.
 #[must_use]
 pub fn postgres_admin_url() -> Option<String> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the harness's own switch, not a server setting"
-    )]
-    std::env::var("SOUK_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    #[expect(clippy::disallowed_methods, reason = "the harness's own switch, not a server setting")]
+    std::env::var("SOUK_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
 /// Stale test databases older than this are dropped when a new one is made.
@@ -26,13 +21,8 @@ pub(crate) struct TestDatabase {
 }
 
 fn unix_now() -> u64 {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "naming test databases, not product logic"
-    )]
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    #[expect(clippy::disallowed_methods, reason = "naming test databases, not product logic")]
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn with_database(admin_url: &str, name: &str) -> String {
@@ -48,9 +38,7 @@ fn url_parse(s: &str) -> reqwest::Url {
 impl TestDatabase {
     pub(crate) async fn create() -> Option<Self> {
         let admin_url = postgres_admin_url()?;
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to SOUK_TEST_DATABASE_URL");
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to SOUK_TEST_DATABASE_URL");
         let now = unix_now();
         sweep(&mut admin, now).await;
         let name = format!("souk_t_{now}_{}", uuid::Uuid::new_v4().simple());
@@ -59,11 +47,7 @@ impl TestDatabase {
             .await
             .expect("create test database");
         admin.close().await.ok();
-        Some(Self {
-            url: with_database(&admin_url, &name),
-            name,
-            admin_url,
-        })
+        Some(Self { url: with_database(&admin_url, &name), name, admin_url })
     }
 
     pub(crate) async fn drop_database(self) {
@@ -86,16 +70,10 @@ async fn sweep(admin: &mut PgConnection, now: u64) {
             .await
             .unwrap_or_default();
     for (name,) in names {
-        let created = name
-            .split('_')
-            .nth(2)
-            .and_then(|t| t.parse::<u64>().ok())
-            .unwrap_or(now);
+        let created = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok()).unwrap_or(now);
         if now.saturating_sub(created) > STALE_SECS {
             let _ = admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
+                .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
                 .await;
         }
     }

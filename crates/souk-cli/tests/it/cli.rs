@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 fn souk(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
-    cmd.current_dir(dir)
-        .env_remove("SOUK_TEST_DATABASE_URL")
-        .env("SOUK_LOG_LEVEL", "warn");
+    cmd.current_dir(dir).env_remove("SOUK_TEST_DATABASE_URL").env("SOUK_LOG_LEVEL", "warn");
     cmd
 }
 
@@ -26,27 +24,12 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 #[test]
 fn configuration_errors_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("unknown.toml"),
-        "[server]\nhttps_adr = \"127.0.0.1:1\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("badvalue.toml"),
-        "[http]\nbody_limit_bytes = -5\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("badtype.toml"),
-        "[rate_limit]\nenabled = \"sometimes\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("unknown.toml"), "[server]\nhttps_adr = \"127.0.0.1:1\"\n").unwrap();
+    std::fs::write(dir.path().join("badvalue.toml"), "[http]\nbody_limit_bytes = -5\n").unwrap();
+    std::fs::write(dir.path().join("badtype.toml"), "[rate_limit]\nenabled = \"sometimes\"\n").unwrap();
     std::fs::write(dir.path().join("broken.toml"), "[server\n").unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (
-            &["--config", "unknown.toml", "config", "check"],
-            "server.https_adr",
-        ),
+        (&["--config", "unknown.toml", "config", "check"], "server.https_adr"),
         (&["--config", "badvalue.toml", "serve"], "http.body_limit_bytes"),
         (&["--config", "badtype.toml", "serve"], "rate_limit.enabled"),
         (&["--config", "broken.toml", "serve"], "not valid TOML"),
@@ -58,17 +41,11 @@ fn configuration_errors_exit_2_naming_the_key() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
-    let (code, _, err) = run(souk(dir.path())
-        .args(["config", "check"])
-        .env("SOUK_SERVER_HTTPS_ADDR", "localhost"));
+    let (code, _, err) =
+        run(souk(dir.path()).args(["config", "check"]).env("SOUK_SERVER_HTTPS_ADDR", "localhost"));
     assert_eq!(code, 2);
-    assert!(
-        err.contains("SOUK_SERVER_HTTPS_ADDR") && err.contains("server.https_addr"),
-        "{err}"
-    );
-    let (code, _, err) = run(souk(dir.path())
-        .args(["config", "check"])
-        .env("SOUK_SERVR_HTTPS_ADDR", "x"));
+    assert!(err.contains("SOUK_SERVER_HTTPS_ADDR") && err.contains("server.https_addr"), "{err}");
+    let (code, _, err) = run(souk(dir.path()).args(["config", "check"]).env("SOUK_SERVR_HTTPS_ADDR", "x"));
     assert_eq!(code, 2, "unknown SOUK_ variables are refused: {err}");
 }
 
@@ -118,9 +95,7 @@ fn one_flag_switches_to_postgresql() {
     rt.block_on(async {
         use sqlx::{Connection as _, Executor as _};
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.unwrap();
     });
     let mut url = reqwest::Url::parse(&admin).unwrap();
     url.set_path(&format!("/{name}"));
@@ -128,18 +103,11 @@ fn one_flag_switches_to_postgresql() {
     let (code, out, err) = run(souk(dir.path()).args(["--database-url", url.as_str(), "demo"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("26 listings added"), "{out}");
-    assert!(
-        !dir.path().join("data/souk.db").exists(),
-        "nothing was written to SQLite"
-    );
+    assert!(!dir.path().join("data/souk.db").exists(), "nothing was written to SQLite");
     rt.block_on(async {
         use sqlx::{Connection as _, Executor as _};
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        c.execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE \"{name}\" WITH (FORCE)"
-        )))
-        .await
-        .unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).await.unwrap();
     });
 }
 
@@ -166,34 +134,18 @@ fn serve_prints_the_url_and_stops_cleanly_on_sigterm() {
         banner.push_str(&line);
         banner.push('\n');
         if let Some(rest) = line.trim().strip_prefix("Listening") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<std::net::SocketAddr>()
-                .unwrap();
+            break rest.split_whitespace().next().unwrap().parse::<std::net::SocketAddr>().unwrap();
         }
     };
-    assert!(
-        banner.contains("Open          https://localhost:8443/"),
-        "{banner}"
-    );
+    assert!(banner.contains("Open          https://localhost:8443/"), "{banner}");
     let ca = std::fs::read(dir.path().join("data/tls/souk-local-ca.pem")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let status = rt.block_on(async {
         let client = souk_testkit::client_trusting(&ca, addr);
-        client
-            .get(format!("https://localhost:{}/healthz", addr.port()))
-            .send()
-            .await
-            .unwrap()
-            .status()
+        client.get(format!("https://localhost:{}/healthz", addr.port())).send().await.unwrap().status()
     });
     assert_eq!(status, 200);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let code = loop {
@@ -234,10 +186,7 @@ fn openapi_command_prints_the_document() {
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    assert!(
-        !dir.path().join("data").exists(),
-        "printing the document touches nothing"
-    );
+    assert!(!dir.path().join("data").exists(), "printing the document touches nothing");
 }
 
 #[test]
@@ -254,15 +203,9 @@ fn keys_rotate_retire_and_audit_commands_work_end_to_end() {
 
     let (code, out, err) = run(souk(dir.path()).args(["keys", "rotate"]));
     assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains("master key v2 is current; 14 keys rewrapped"),
-        "{out}"
-    );
+    assert!(out.contains("master key v2 is current; 14 keys rewrapped"), "{out}");
     let (_, out, _) = run(souk(dir.path()).args(["keys", "status"]));
-    assert!(
-        out.contains("v1: created") && out.contains("wraps 0 data keys and 0 system keys"),
-        "{out}"
-    );
+    assert!(out.contains("v1: created") && out.contains("wraps 0 data keys and 0 system keys"), "{out}");
     let (code, _, err) = run(souk(dir.path()).args(["keys", "retire", "2"]));
     assert_eq!(code, 1, "the current key cannot be retired");
     assert!(err.contains("current"), "{err}");
@@ -295,21 +238,13 @@ fn keys_rotate_retire_and_audit_commands_work_end_to_end() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sqlx::Connection as _;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query("UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 1")
-            .execute(&mut c)
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query("UPDATE audit_log SET actor_id = 'mallory' WHERE seq = 1").execute(&mut c).await.unwrap();
         c.close().await.unwrap();
     });
     let (code, out, err) = run(souk(dir.path()).args(["audit", "verify"]));
     assert_eq!(code, 1, "tampering makes verify fail");
-    assert!(
-        out.contains("entry 1 was modified") && err.contains("entry 1 was modified"),
-        "{out}\n{err}"
-    );
+    assert!(out.contains("entry 1 was modified") && err.contains("entry 1 was modified"), "{out}\n{err}");
     let (code, out, _) = run(souk(dir.path()).args(["audit", "check-checkpoints", "seen.jsonl"]));
     assert_eq!(code, 1, "an auditor's old checkpoints expose the rewrite: {out}");
 }
@@ -323,10 +258,7 @@ fn a_master_key_file_readable_by_others_is_refused() {
     let (code, _, err) = run(souk(dir.path()).args(["keys", "status"]));
     assert_eq!(code, 0, "{err}");
     let key = dir.path().join("data/keys/kek-v0001.key");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, _, err) = run(souk(dir.path()).args(["keys", "status"]));
     assert_eq!(code, 1);
@@ -348,10 +280,7 @@ fn master_keys_can_come_from_the_environment() {
     assert!(out.contains("26 listings added"));
     assert!(!dir.path().join("data/keys").exists(), "no key file was written");
     let (code, _, err) = run(souk(dir.path()).arg("demo").env("SOUK_KEYS_PROVIDER", "env"));
-    assert_eq!(
-        code, 2,
-        "env provider without keys is a configuration error: {err}"
-    );
+    assert_eq!(code, 2, "env provider without keys is a configuration error: {err}");
     // A different key cannot open what the first one sealed.
     let (_, other, _) = run(souk(dir.path()).args(["keys", "generate", "--version", "1"]));
     let (code, _, err) = run(souk(dir.path())

@@ -24,61 +24,29 @@ async fn malformed_bodies_and_wrong_types_are_4xx_problems() {
     let ok = r#"{"csp-report":{"document-uri":"https://localhost/","violated-directive":"script-src","blocked-uri":"inline"}}"#;
     assert_eq!(csp_post(&app, "application/csp-report", ok).await.status(), 204);
 
-    let body = assert_problem(
-        csp_post(&app, "application/csp-report", "{not json").await,
-        400,
-        "malformed_json",
-    )
-    .await;
+    let body =
+        assert_problem(csp_post(&app, "application/csp-report", "{not json").await, 400, "malformed_json")
+            .await;
     assert!(body["detail"].as_str().unwrap().contains("Line 1"), "{body}");
-    assert_problem(
-        csp_post(&app, "application/json", vec![0xff, 0xfe, 0x00]).await,
-        400,
-        "malformed_json",
-    )
-    .await;
-    assert_problem(
-        csp_post(&app, "text/plain", ok).await,
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    assert_problem(
-        csp_post(&app, "application/json", "42").await,
-        422,
-        "unprocessable",
-    )
-    .await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/csp-reports"))
-        .body(ok)
-        .send()
-        .await
-        .unwrap();
+    assert_problem(csp_post(&app, "application/json", vec![0xff, 0xfe, 0x00]).await, 400, "malformed_json")
+        .await;
+    assert_problem(csp_post(&app, "text/plain", ok).await, 415, "unsupported_media_type").await;
+    assert_problem(csp_post(&app, "application/json", "42").await, 422, "unprocessable").await;
+    let res = app.client.post(app.url("/api/v1/csp-reports")).body(ok).send().await.unwrap();
     assert_problem(res, 415, "unsupported_media_type").await;
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused_declared_or_streamed() {
-    let app = TestApp::builder(Db::Sqlite)
-        .set("http.body_limit_bytes", "4096")
-        .spawn()
-        .await;
+    let app = TestApp::builder(Db::Sqlite).set("http.body_limit_bytes", "4096").spawn().await;
     let big = vec![b' '; 10_000];
-    let body = assert_problem(
-        csp_post(&app, "application/json", big.clone()).await,
-        413,
-        "payload_too_large",
-    )
-    .await;
+    let body =
+        assert_problem(csp_post(&app, "application/json", big.clone()).await, 413, "payload_too_large").await;
     assert!(body["detail"].as_str().unwrap().contains("4096"));
     // No Content-Length: the limit applies while reading the stream.
     let chunks = futures_util::stream::iter(
-        big.chunks(1000)
-            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
-            .collect::<Vec<_>>(),
+        big.chunks(1000).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
     );
     let res = csp_post(&app, "application/json", reqwest::Body::wrap_stream(chunks)).await;
     assert_problem(res, 413, "payload_too_large").await;
@@ -96,44 +64,16 @@ async fn bad_paths_queries_and_methods_are_4xx_problems() {
     assert!(res.status().is_client_error(), "{}", res.status());
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     assert_problem(app.get("/api/v1/listings/not-a-uuid").await, 404, "not_found").await;
-    assert_problem(
-        app.get("/api/v1/listings/0192f0c0-a1b2-7c3d-8e9f-0a1b2c3d4e5f")
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get("/api/v1/listings/0192f0c0-a1b2-7c3d-8e9f-0a1b2c3d4e5f").await, 404, "not_found")
+        .await;
     let body = assert_problem(app.get("/api/v1/listings?limit=abc").await, 400, "bad_request").await;
     assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
-    let body = assert_problem(
-        app.get("/api/v1/listings?limit=1000").await,
-        400,
-        "invalid_parameter",
-    )
-    .await;
+    let body = assert_problem(app.get("/api/v1/listings?limit=1000").await, 400, "invalid_parameter").await;
     assert!(body["detail"].as_str().unwrap().contains("limit"), "{body}");
-    assert_problem(
-        app.get("/api/v1/listings?cursor=%21%21").await,
-        400,
-        "invalid_parameter",
-    )
-    .await;
-    assert_problem(
-        app.get("/api/v1/listings?category=weapons").await,
-        400,
-        "invalid_parameter",
-    )
-    .await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/listings"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.headers().get("allow").is_some(),
-        "405 names the allowed methods"
-    );
+    assert_problem(app.get("/api/v1/listings?cursor=%21%21").await, 400, "invalid_parameter").await;
+    assert_problem(app.get("/api/v1/listings?category=weapons").await, 400, "invalid_parameter").await;
+    let res = app.client.delete(app.url("/api/v1/listings")).send().await.unwrap();
+    assert!(res.headers().get("allow").is_some(), "405 names the allowed methods");
     assert_problem(res, 405, "method_not_allowed").await;
     let long = format!("/api/v1/listings?q={}", "a".repeat(9000));
     assert_problem(app.get(&long).await, 414, "uri_too_long").await;
@@ -143,30 +83,14 @@ async fn bad_paths_queries_and_methods_are_4xx_problems() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_errors_are_readable_pages_with_a_reference() {
     let app = TestApp::spawn(Db::Sqlite).await;
-    for path in [
-        "/no-such-page",
-        "/listings/%FF",
-        "/shops/no-such-shop",
-        "/c/weapons",
-        "/?cursor=zz",
-    ] {
+    for path in ["/no-such-page", "/listings/%FF", "/shops/no-such-shop", "/c/weapons", "/?cursor=zz"] {
         let res = app.get(path).await;
         assert!(res.status().is_client_error(), "{path}: {}", res.status());
-        assert_eq!(
-            res.headers()["content-type"],
-            "text/html; charset=utf-8",
-            "{path}"
-        );
+        assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8", "{path}");
         let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
         let html = res.text().await.unwrap();
-        assert!(
-            html.contains("<title>") && html.contains("Back to the storefront"),
-            "{path}"
-        );
-        assert!(
-            html.contains(&id),
-            "{path}: the page shows the request id for support"
-        );
+        assert!(html.contains("<title>") && html.contains("Back to the storefront"), "{path}");
+        assert!(html.contains(&id), "{path}: the page shows the request id for support");
     }
     app.stop().await;
 }
@@ -188,12 +112,8 @@ async fn absurd_headers_are_refused_with_431() {
     }
     assert_problem(req.send().await.unwrap(), 431, "headers_too_large").await;
     // Far beyond what any client sends: refused at the protocol layer, never a 500.
-    let res = app
-        .client
-        .get(app.url("/api/v1/categories"))
-        .header("x-junk", "a".repeat(300_000))
-        .send()
-        .await;
+    let res =
+        app.client.get(app.url("/api/v1/categories")).header("x-junk", "a".repeat(300_000)).send().await;
     if let Ok(res) = res {
         assert!(res.status().is_client_error(), "{}", res.status());
     }
@@ -203,10 +123,7 @@ async fn absurd_headers_are_refused_with_431() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_takes_too_long_gets_503_timeout() {
-    let app = TestApp::builder(Db::Sqlite)
-        .set("http.request_timeout_secs", "1")
-        .spawn()
-        .await;
+    let app = TestApp::builder(Db::Sqlite).set("http.request_timeout_secs", "1").spawn().await;
     // A body that never finishes: the handler waits on it until the timeout answers.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     tx.send(Ok(b"{".to_vec())).await.unwrap();
@@ -243,11 +160,9 @@ async fn raw_request(app: &TestApp, request: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_invalid_bytes_in_the_request_line_get_400_not_a_crash() {
     let app = TestApp::spawn(Db::Sqlite).await;
-    let head = raw_request(
-        &app,
-        b"GET /\xff\xfe/listings HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let head =
+        raw_request(&app, b"GET /\xff\xfe/listings HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     let head = raw_request(
         &app,

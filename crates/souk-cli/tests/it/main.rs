@@ -1,12 +1,6 @@
 //! Souk's integration suite: the real server, real TLS, real databases, over the network.
 //! One test binary (faster to link); each file is one area.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 #![allow(clippy::missing_panics_doc, clippy::too_many_lines, reason = "tests")]
 
 mod browser;
@@ -26,10 +20,7 @@ use serde_json::Value;
 /// Asserts `res` is an RFC 9457 problem with `status` and `code`, and returns its body.
 pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");
-    let ctype = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(ctype.as_deref(), Some("application/problem+json"));
     let body: Value = res.json().await.expect("problem body is JSON");
     assert_eq!(body["status"], status);

@@ -10,11 +10,7 @@ async fn openapi_document_is_3_1_and_complete() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
     let doc: Value = res.json().await.unwrap();
-    assert!(
-        doc["openapi"].as_str().unwrap().starts_with("3.1"),
-        "{}",
-        doc["openapi"]
-    );
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     assert_eq!(doc["info"]["title"], "Souk API");
     let paths = doc["paths"].as_object().unwrap();
     for p in [
@@ -40,10 +36,7 @@ async fn openapi_document_is_3_1_and_complete() {
     let text = doc.to_string();
     for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = &piece[..piece.find('"').unwrap()];
-        assert!(
-            doc["components"]["schemas"].get(name).is_some(),
-            "schema {name} is defined"
-        );
+        assert!(doc["components"]["schemas"].get(name).is_some(), "schema {name} is defined");
     }
     app.stop().await;
 }
@@ -53,9 +46,6 @@ async fn api_docs_page_lists_operations_and_problem_codes() {
     let app = TestApp::spawn(Db::Sqlite).await;
     let html = app.get("/api/docs").await.text().await.unwrap();
     assert!(html.contains("GET") && html.contains("/api/v1/listings/{id}"));
-    assert!(
-        html.contains("id=\"problem-rate_limited\""),
-        "problem codes are anchored for the type URIs"
-    );
+    assert!(html.contains("id=\"problem-rate_limited\""), "problem codes are anchored for the type URIs");
     app.stop().await;
 }

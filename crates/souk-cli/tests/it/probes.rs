@@ -32,22 +32,16 @@ async fn readiness_turns_503_while_draining() {
 /// 503; when it comes back, readiness recovers without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_database_going_down_and_up() {
-    let Some(app) = TestApp::builder(Db::Postgres)
-        .set("database.acquire_timeout_secs", "1")
-        .try_spawn()
-        .await
+    let Some(app) =
+        TestApp::builder(Db::Postgres).set("database.acquire_timeout_secs", "1").try_spawn().await
     else {
         eprintln!("SOUK_TEST_DATABASE_URL is not set: skipped");
         return;
     };
     let name = app.postgres_database().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&souk_testkit::postgres_admin_url().unwrap())
-        .await
-        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(&souk_testkit::postgres_admin_url().unwrap()).await.unwrap();
     admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-        )))
+        .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")))
         .await
         .unwrap();
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
@@ -62,9 +56,7 @@ async fn readiness_follows_the_database_going_down_and_up() {
     assert_problem(app.get("/api/v1/listings").await, 503, "unavailable").await;
 
     admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"
-        )))
+        .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")))
         .await
         .unwrap();
     let mut status = 0;

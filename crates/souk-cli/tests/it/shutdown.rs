@@ -25,25 +25,13 @@ async fn in_flight_requests_finish_and_new_connections_are_refused() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let refused = tokio::net::TcpStream::connect(app.https).await;
     assert!(refused.is_err(), "the listener is closed once shutdown begins");
-    assert!(
-        !stopping.is_finished(),
-        "shutdown waits for the request in flight"
-    );
+    assert!(!stopping.is_finished(), "shutdown waits for the request in flight");
 
-    tx.send(Ok(
-        br#"{"violated-directive":"img-src","blocked-uri":"https://evil.example/x.png"}}"#.to_vec(),
-    ))
-    .await
-    .unwrap();
+    tx.send(Ok(br#"{"violated-directive":"img-src","blocked-uri":"https://evil.example/x.png"}}"#.to_vec()))
+        .await
+        .unwrap();
     drop(tx);
-    let res = tokio::time::timeout(Duration::from_secs(10), in_flight)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(10), in_flight).await.unwrap().unwrap().unwrap();
     assert_eq!(res.status(), 204, "the in-flight request completed normally");
-    tokio::time::timeout(Duration::from_secs(10), stopping)
-        .await
-        .expect("shutdown completes")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown completes").unwrap();
 }

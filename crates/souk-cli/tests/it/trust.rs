@@ -57,31 +57,36 @@ async fn append(app: &TestApp, n: usize) {
     let newest = audit::checkpoints(s).await.unwrap().last().unwrap().tree_size;
     let mut conn = s.store.conn().await.unwrap();
     let head = souk_store::audit::head_size(&mut conn).await.unwrap();
-    assert_eq!(
-        i64::try_from(newest).unwrap(),
-        head,
-        "a signed checkpoint covers the whole log"
-    );
+    assert_eq!(i64::try_from(newest).unwrap(), head, "a signed checkpoint covers the whole log");
 }
 
 async fn exec(app: &TestApp, sql: &str) {
     let mut conn = souk(app).store.conn().await.unwrap();
-    sqlx::query(AssertSqlSafe(sql.to_owned()))
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut *conn).await.unwrap();
 }
 
 async fn first_finding(app: &TestApp) -> String {
     let report = audit::verify(souk(app), |_, _| {}).await.unwrap();
-    report
-        .findings
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default()
+    report.findings.first().map(ToString::to_string).unwrap_or_default()
 }
 
 backend_tests! {
+    async fn a_change_without_its_audit_entry_cannot_commit(app) {
+        let s = souk(app);
+        let mut tx = audit::AuditedTx::begin(s).await.unwrap();
+        sqlx::query("UPDATE listings SET stock = 0").execute(tx.conn()).await.unwrap();
+        assert!(tx.commit().await.is_err(), "refused without an entry");
+        let page: serde_json::Value = app.get("/api/v1/listings?limit=5").await.json().await.unwrap();
+        assert!(page["data"].as_array().unwrap().iter().all(|l| l["stock"].as_u64().unwrap() > 0), "rolled back");
+        // With its entry, the same change commits, and the entry is in the log.
+        let mut tx = audit::AuditedTx::begin(s).await.unwrap();
+        sqlx::query("UPDATE listings SET stock = stock + 1").execute(tx.conn()).await.unwrap();
+        let seq = tx.record(&[event(1)]).await.unwrap();
+        tx.commit().await.unwrap();
+        audit::checkpoint(s).await.unwrap();
+        assert!(audit::prove(s, seq).await.unwrap().verifies());
+    }
+
     async fn personal_data_is_sealed_and_found_by_blind_index(app) {
         let id = demo_buyer(app).await;
         let profile = accounts::profile(souk(app), id).await.unwrap();

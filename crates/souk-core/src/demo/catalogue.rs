@@ -27,48 +27,17 @@ const fn item(
     stock: u32,
     description: &'static str,
 ) -> DemoItem {
-    DemoItem {
-        title,
-        description,
-        category,
-        price_cents,
-        stock,
-    }
+    DemoItem { title, description, category, price_cents, stock }
 }
 
 /// Demo buyers: handle, name, email, postal address. Invented people; the addresses are
 /// shaped like real ones so the pages look real, and are stored sealed like real ones.
 pub(super) const BUYERS: &[(&str, &str, &str, &str)] = &[
-    (
-        "amina_k",
-        "Amina Kabbaj",
-        "amina.kabbaj@example.org",
-        "14 Derb Sidi Ahmed, 30110 Fès, Morocco",
-    ),
-    (
-        "lucas.m",
-        "Lucas Moreau",
-        "lucas.moreau@example.net",
-        "7 rue des Tanneurs, 69001 Lyon, France",
-    ),
-    (
-        "priya_r",
-        "Priya Raman",
-        "priya.raman@example.com",
-        "22 Marlowe Road, Leeds LS6 1AB, United Kingdom",
-    ),
-    (
-        "tomasz",
-        "Tomasz Wójcik",
-        "tomasz.wojcik@example.org",
-        "ul. Długa 41/3, 80-827 Gdańsk, Poland",
-    ),
-    (
-        "ines.b",
-        "Inês Barros",
-        "ines.barros@example.net",
-        "Rua do Almada 118, 4050-031 Porto, Portugal",
-    ),
+    ("amina_k", "Amina Kabbaj", "amina.kabbaj@example.org", "14 Derb Sidi Ahmed, 30110 Fès, Morocco"),
+    ("lucas.m", "Lucas Moreau", "lucas.moreau@example.net", "7 rue des Tanneurs, 69001 Lyon, France"),
+    ("priya_r", "Priya Raman", "priya.raman@example.com", "22 Marlowe Road, Leeds LS6 1AB, United Kingdom"),
+    ("tomasz", "Tomasz Wójcik", "tomasz.wojcik@example.org", "ul. Długa 41/3, 80-827 Gdańsk, Poland"),
+    ("ines.b", "Inês Barros", "ines.barros@example.net", "Rua do Almada 118, 4050-031 Porto, Portugal"),
     (
         "kenji_w",
         "Kenji Watanabe",

@@ -45,24 +45,24 @@ fn demo_uuid(kind: &str, key: &str) -> Uuid {
 pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
     let now = souk.clock.now();
     let mut report = DemoReport::default();
-    let mut tx = souk.store.begin().await?;
+    let mut tx = crate::audit::AuditedTx::begin(souk).await?;
 
     for (i, (handle, name, email, address)) in catalogue::BUYERS.iter().enumerate() {
         let id = AccountId::from_uuid(demo_uuid("account", handle));
         let at = now.plus_micros(-(i64::try_from(i).unwrap_or(0) + 1) * 86_400_000_000);
-        if store::insert_account_if_absent(&mut tx, id, handle, Role::Buyer, at).await? {
+        if store::insert_account_if_absent(tx.conn(), id, handle, Role::Buyer, at).await? {
             report.accounts += 1;
-            crate::accounts::set_profile(souk, &mut tx, id, email, name, Some(address)).await?;
+            crate::accounts::set_profile(souk, tx.conn(), id, email, name, Some(address)).await?;
         }
     }
 
     let mut age = 0i64;
     for shop in catalogue::SHOPS {
         let owner = AccountId::from_uuid(demo_uuid("account", shop.owner));
-        if store::insert_account_if_absent(&mut tx, owner, shop.owner, Role::Seller, now).await? {
+        if store::insert_account_if_absent(tx.conn(), owner, shop.owner, Role::Seller, now).await? {
             report.accounts += 1;
             let email = format!("{}@{}.example", shop.owner.replace('_', "."), shop.slug);
-            crate::accounts::set_profile(souk, &mut tx, owner, &email, shop.name, None).await?;
+            crate::accounts::set_profile(souk, tx.conn(), owner, &email, shop.name, None).await?;
         }
         let shop_id = ShopId::from_uuid(demo_uuid("shop", shop.slug));
         let new_shop = NewShop {
@@ -76,7 +76,7 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
             location: shop.location.to_owned(),
             created_at: now.plus_micros(-90 * 86_400_000_000),
         };
-        if store::insert_shop_if_absent(&mut tx, &new_shop).await? {
+        if store::insert_shop_if_absent(tx.conn(), &new_shop).await? {
             report.shops += 1;
         }
         for item in shop.listings {
@@ -93,26 +93,28 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
                 now.plus_micros(-age * 60_000_000),
             )
             .map_err(|e| CoreError::invalid("demo listing", e))?;
-            if store::insert_listing_if_absent(&mut tx, &listing).await? {
+            if store::insert_listing_if_absent(tx.conn(), &listing).await? {
                 report.listings += 1;
             }
         }
     }
-    if !report.is_empty() {
-        let event = crate::audit::Event {
-            actor: crate::audit::Actor::system(),
-            action: "demo.load",
-            target_kind: "marketplace",
-            target_id: String::new(),
-            outcome: crate::audit::Outcome::Success,
-            request_id: String::new(),
-            detail: serde_json::json!({
-                "accounts": report.accounts, "shops": report.shops, "listings": report.listings
-            }),
-        };
-        crate::audit::record(souk, &mut tx, &[event]).await?;
+    if report.is_empty() {
+        // Nothing changed: the transaction rolls back on drop.
+        return Ok(report);
     }
-    tx.commit().await.map_err(souk_store::StoreError::from)?;
+    let event = crate::audit::Event {
+        actor: crate::audit::Actor::system(),
+        action: "demo.load",
+        target_kind: "marketplace",
+        target_id: String::new(),
+        outcome: crate::audit::Outcome::Success,
+        request_id: String::new(),
+        detail: serde_json::json!({
+            "accounts": report.accounts, "shops": report.shops, "listings": report.listings
+        }),
+    };
+    tx.record(&[event]).await?;
+    tx.commit().await?;
     tracing::info!(?report, "demo marketplace loaded");
     Ok(report)
 }

@@ -47,15 +47,7 @@ pub async fn list_listings(
 ) -> Result<Json<ListingPage>, Problem> {
     let (size, after) = catalog::paging(q.limit, q.cursor.as_deref())?;
     let category = catalog::category(q.category.as_deref())?;
-    let page = catalog::browse(
-        state.souk(),
-        &Browse {
-            category,
-            size,
-            after,
-        },
-    )
-    .await?;
+    let page = catalog::browse(state.souk(), &Browse { category, size, after }).await?;
     Ok(Json(page.into()))
 }
 
@@ -72,9 +64,7 @@ pub async fn get_listing(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ListingDto>, Problem> {
-    let id: ListingId = id
-        .parse()
-        .map_err(|_| souk_core::CoreError::NotFound("listing"))?;
+    let id: ListingId = id.parse().map_err(|_| souk_core::CoreError::NotFound("listing"))?;
     Ok(Json(catalog::listing(state.souk(), id).await?.into()))
 }
 
@@ -85,12 +75,7 @@ pub async fn get_listing(
 )]
 pub async fn list_shops(State(state): State<AppState>) -> Result<Json<Vec<ShopDto>>, Problem> {
     let shops = catalog::shops(state.souk()).await?;
-    Ok(Json(
-        shops
-            .into_iter()
-            .map(|s| ShopDto::new(s.shop, Some(s.active_listings)))
-            .collect(),
-    ))
+    Ok(Json(shops.into_iter().map(|s| ShopDto::new(s.shop, Some(s.active_listings))).collect()))
 }
 
 /// Get a shop and a page of its listings.
@@ -109,10 +94,7 @@ pub async fn get_shop(
 ) -> Result<Json<ShopDetailDto>, Problem> {
     let (size, after) = catalog::paging(q.limit, q.cursor.as_deref())?;
     let (shop, page) = catalog::shop(state.souk(), &slug, size, after).await?;
-    Ok(Json(ShopDetailDto {
-        shop: ShopDto::new(shop, None),
-        listings: page.into(),
-    }))
+    Ok(Json(ShopDetailDto { shop: ShopDto::new(shop, None), listings: page.into() }))
 }
 
 /// List the storefront's categories.

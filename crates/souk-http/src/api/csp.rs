@@ -9,11 +9,7 @@ use super::dto::ProblemDoc;
 use crate::Problem;
 
 /// The report formats browsers send (CSP level 2 `report-uri`, and the Reporting API).
-const ACCEPTED: &[&str] = &[
-    "application/csp-report",
-    "application/reports+json",
-    "application/json",
-];
+const ACCEPTED: &[&str] = &["application/csp-report", "application/reports+json", "application/json"];
 
 /// Report a Content-Security-Policy violation (sent by browsers).
 #[utoipa::path(
@@ -31,13 +27,7 @@ pub async fn report(headers: HeaderMap, body: Bytes) -> Result<StatusCode, Probl
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .unwrap_or_default();
     if !ACCEPTED.contains(&content_type.as_str()) {
         return Err(Problem::of("unsupported_media_type")

@@ -14,15 +14,12 @@ use crate::web::views::Layout;
 use crate::{AppState, Problem};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/docs", get(page))
+    Router::new().route("/api/openapi.json", get(openapi)).route("/api/docs", get(page))
 }
 
 async fn openapi(State(state): State<AppState>) -> Response {
     let mut res = state.openapi_json().into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -76,11 +73,7 @@ fn operations(doc: &Value) -> Vec<Operation> {
             let responses = op
                 .get("responses")
                 .and_then(Value::as_object)
-                .map(|rs| {
-                    rs.iter()
-                        .map(|(code, r)| (code.clone(), text(r, "description")))
-                        .collect()
-                })
+                .map(|rs| rs.iter().map(|(code, r)| (code.clone(), text(r, "description"))).collect())
                 .unwrap_or_default();
             let tag = op
                 .get("tags")

@@ -36,11 +36,7 @@ pub struct PriceDto {
 
 impl From<Money> for PriceDto {
     fn from(m: Money) -> Self {
-        Self {
-            amount_minor: m.minor,
-            currency: m.currency.code().to_owned(),
-            formatted: m.to_string(),
-        }
+        Self { amount_minor: m.minor, currency: m.currency.code().to_owned(), formatted: m.to_string() }
     }
 }
 
@@ -101,10 +97,7 @@ pub struct ListingPage {
 
 impl From<Page<Listing>> for ListingPage {
     fn from(p: Page<Listing>) -> Self {
-        Self {
-            data: p.items.into_iter().map(Into::into).collect(),
-            next_cursor: p.next.map(|c| c.encode()),
-        }
+        Self { data: p.items.into_iter().map(Into::into).collect(), next_cursor: p.next.map(|c| c.encode()) }
     }
 }
 
@@ -155,9 +148,6 @@ pub struct CategoryDto {
 
 impl From<Category> for CategoryDto {
     fn from(c: Category) -> Self {
-        Self {
-            slug: c.slug().to_owned(),
-            label: c.label().to_owned(),
-        }
+        Self { slug: c.slug().to_owned(), label: c.label().to_owned() }
     }
 }

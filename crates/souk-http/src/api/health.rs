@@ -34,14 +34,10 @@ pub async fn healthz() -> Json<ProbeStatus> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, Problem> {
     if state.is_draining() {
-        return Err(Problem::of("unavailable")
-            .with_detail("Shutting down.")
-            .retry_after(5));
+        return Err(Problem::of("unavailable").with_detail("Shutting down.").retry_after(5));
     }
-    souk_core::health::readiness(state.souk()).await.map_err(|_| {
-        Problem::of("unavailable")
-            .with_detail("The database is unreachable.")
-            .retry_after(5)
-    })?;
+    souk_core::health::readiness(state.souk())
+        .await
+        .map_err(|_| Problem::of("unavailable").with_detail("The database is unreachable.").retry_after(5))?;
     Ok(Json(ProbeStatus { status: "ready" }))
 }

@@ -55,16 +55,11 @@ pub(crate) async fn render(req: Request, next: Next) -> Response {
         }
         ("application/problem+json", doc.to_string().into_bytes())
     } else {
-        (
-            "text/html; charset=utf-8",
-            crate::web::error_page(&problem, request_id).into_bytes(),
-        )
+        ("text/html; charset=utf-8", crate::web::error_page(&problem, request_id).into_bytes())
     };
     parts.status = problem.status;
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(secs) = problem.retry_after {
         parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

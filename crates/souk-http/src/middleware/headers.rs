@@ -54,9 +54,7 @@ pub(crate) fn cookie_is_allowed(set_cookie: &str) -> bool {
     name_ok
         && has("secure")
         && has("httponly")
-        && attrs
-            .iter()
-            .any(|x| x == "samesite=strict" || x == "samesite=lax")
+        && attrs.iter().any(|x| x == "samesite=strict" || x == "samesite=lax")
         && attrs.iter().any(|x| x == "path=/")
         && !has("domain")
 }
@@ -83,26 +81,14 @@ mod tests {
 
     #[test]
     fn only_host_prefixed_hardened_cookies_pass() {
-        assert!(cookie_is_allowed(
-            "__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax"
-        ));
-        assert!(!cookie_is_allowed(
-            "sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax"
-        ));
-        assert!(!cookie_is_allowed(
-            "__Host-sid=abc; Path=/; HttpOnly; SameSite=Lax"
-        ));
+        assert!(cookie_is_allowed("__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax"));
+        assert!(!cookie_is_allowed("sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax"));
+        assert!(!cookie_is_allowed("__Host-sid=abc; Path=/; HttpOnly; SameSite=Lax"));
         assert!(!cookie_is_allowed("__Host-sid=abc; Path=/; Secure; SameSite=Lax"));
         assert!(!cookie_is_allowed("__Host-sid=abc; Path=/; Secure; HttpOnly"));
-        assert!(!cookie_is_allowed(
-            "__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=None"
-        ));
-        assert!(!cookie_is_allowed(
-            "__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax; Domain=x.org"
-        ));
-        assert!(!cookie_is_allowed(
-            "__Host-sid=abc; Path=/a; Secure; HttpOnly; SameSite=Lax"
-        ));
+        assert!(!cookie_is_allowed("__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=None"));
+        assert!(!cookie_is_allowed("__Host-sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax; Domain=x.org"));
+        assert!(!cookie_is_allowed("__Host-sid=abc; Path=/a; Secure; HttpOnly; SameSite=Lax"));
     }
 
     #[test]

@@ -26,10 +26,7 @@ impl Limiter {
         let per_second = NonZeroU32::new(config.per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.burst).unwrap_or(per_second);
         let quota = Quota::per_second(per_second).allow_burst(burst);
-        Self {
-            inner: RateLimiter::keyed(quota),
-            clock: DefaultClock::default(),
-        }
+        Self { inner: RateLimiter::keyed(quota), clock: DefaultClock::default() }
     }
 
     /// `Err(seconds)` to wait when `client` is over budget.
@@ -77,10 +74,7 @@ pub(crate) async fn enforce(
             metrics::counter!("http_rate_limited_total").increment(1);
             return Err(Problem::of("rate_limited")
                 .retry_after(wait.max(1))
-                .with_detail(format!(
-                    "Too many requests from your address; retry in {} s.",
-                    wait.max(1)
-                )));
+                .with_detail(format!("Too many requests from your address; retry in {} s.", wait.max(1))));
         }
     }
     Ok(next.run(req).await)
@@ -103,19 +97,13 @@ mod tests {
 
     #[test]
     fn burst_then_refusal_with_a_wait() {
-        let l = Limiter::new(RateLimitConfig {
-            per_second: 1,
-            burst: 3,
-        });
+        let l = Limiter::new(RateLimitConfig { per_second: 1, burst: 3 });
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         for _ in 0..3 {
             assert!(l.check(ip).is_ok());
         }
         let wait = l.check(ip).unwrap_err();
         assert!((1..=2).contains(&wait), "{wait}");
-        assert!(
-            l.check("192.0.2.8".parse().unwrap()).is_ok(),
-            "other clients are unaffected"
-        );
+        assert!(l.check("192.0.2.8".parse().unwrap()).is_ok(), "other clients are unaffected");
     }
 }

@@ -25,9 +25,7 @@ fn client_request_id(req: &Request) -> Option<String> {
     // forge log lines or flood them.
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     ok.then(|| value.to_owned())
 }
 
@@ -50,11 +48,7 @@ pub(crate) async fn assign(State(state): State<AppState>, mut req: Request, next
     let started = Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            micros = started.elapsed().as_micros(),
-            "served"
-        );
+        tracing::info!(status = res.status().as_u16(), micros = started.elapsed().as_micros(), "served");
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);

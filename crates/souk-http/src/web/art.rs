@@ -69,16 +69,8 @@ pub(crate) async fn listing_art(
 ) -> Result<Response, Problem> {
     let id: ListingId = id.parse().map_err(|_| CoreError::NotFound("listing"))?;
     let listing = catalog::listing(state.souk(), id).await?;
-    let pick = usize::from(
-        id.as_uuid()
-            .as_bytes()
-            .iter()
-            .fold(0u8, |a, b| a.wrapping_add(*b)),
-    );
-    let (from, to) = PALETTES
-        .get(pick % PALETTES.len())
-        .copied()
-        .unwrap_or(("#eee", "#ccc"));
+    let pick = usize::from(id.as_uuid().as_bytes().iter().fold(0u8, |a, b| a.wrapping_add(*b)));
+    let (from, to) = PALETTES.get(pick % PALETTES.len()).copied().unwrap_or(("#eee", "#ccc"));
     let svg = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 400 300' role='img' aria-label='{label}'>\
          <defs><linearGradient id='g' x1='0' y1='0' x2='1' y2='1'><stop offset='0' stop-color='{from}'/>\
@@ -90,12 +82,8 @@ pub(crate) async fn listing_art(
         glyph = glyph(listing.category),
     );
     let mut res = svg.into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     Ok(res)
 }
 

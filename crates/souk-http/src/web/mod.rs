@@ -43,10 +43,6 @@ pub(crate) fn error_page(problem: &Problem, request_id: &str) -> String {
         detail: problem.detail.clone().unwrap_or_default(),
         request_id: request_id.to_owned(),
     };
-    page.render().unwrap_or_else(|_| {
-        format!(
-            "<!doctype html><title>{0}</title><h1>{0}</h1>",
-            problem.status.as_u16()
-        )
-    })
+    page.render()
+        .unwrap_or_else(|_| format!("<!doctype html><title>{0}</title><h1>{0}</h1>", problem.status.as_u16()))
 }

@@ -40,21 +40,10 @@ async fn browse(
     cursor: Option<&str>,
 ) -> Result<Html<String>, Problem> {
     let (size, after) = catalog::paging(None, cursor)?;
-    let page = catalog::browse(
-        state.souk(),
-        &Browse {
-            category,
-            size,
-            after,
-        },
-    )
-    .await?;
+    let page = catalog::browse(state.souk(), &Browse { category, size, after }).await?;
     let base = category.map_or_else(|| "/".to_owned(), |c| format!("/c/{}", c.slug()));
     let (heading, intro) = match category {
-        Some(c) => (
-            c.label().to_owned(),
-            format!("Independent shops selling {}.", c.label().to_lowercase()),
-        ),
+        Some(c) => (c.label().to_owned(), format!("Independent shops selling {}.", c.label().to_lowercase())),
         None => ("Fresh from the workshops".to_owned(), String::new()),
     };
     render(&BrowsePage {
@@ -93,10 +82,7 @@ pub(crate) async fn listing(
 
 pub(crate) async fn shops(State(state): State<AppState>) -> Result<Html<String>, Problem> {
     let shops = catalog::shops(state.souk()).await?;
-    render(&ShopsPage {
-        layout: Layout::new("Shops"),
-        shops,
-    })
+    render(&ShopsPage { layout: Layout::new("Shops"), shops })
 }
 
 pub(crate) async fn shop(
@@ -106,16 +92,11 @@ pub(crate) async fn shop(
 ) -> Result<Html<String>, Problem> {
     let (size, after) = catalog::paging(None, p.cursor.as_deref())?;
     let (shop, page) = catalog::shop(state.souk(), &slug, size, after).await?;
-    let since = shop
-        .created_at
-        .to_datetime()
-        .map(|d| format!("{} {}", d.month(), d.year()))
-        .unwrap_or_default();
+    let since =
+        shop.created_at.to_datetime().map(|d| format!("{} {}", d.month(), d.year())).unwrap_or_default();
     render(&ShopPage {
         layout: Layout::new(shop.name.clone()),
-        next_url: page
-            .next
-            .map(|c| format!("/shops/{}?cursor={}", shop.slug, c.encode())),
+        next_url: page.next.map(|c| format!("/shops/{}?cursor={}", shop.slug, c.encode())),
         cards: page.items.iter().map(Card::from).collect(),
         since,
         shop,
@@ -125,12 +106,7 @@ pub(crate) async fn shop(
 /// RFC 9116: where to report a vulnerability. Expires a year from now, as the RFC asks.
 pub(crate) async fn security_txt(State(state): State<AppState>) -> Response {
     let public = &state.config().public_url;
-    let expires = state
-        .souk()
-        .clock
-        .now()
-        .plus_micros(365 * 86_400 * 1_000_000)
-        .to_rfc3339();
+    let expires = state.souk().clock.now().plus_micros(365 * 86_400 * 1_000_000).to_rfc3339();
     let body = format!(
         "Contact: {}\nExpires: {expires}\nPreferred-Languages: en\nCanonical: {public}/.well-known/security.txt\n",
         state.config().security_contact
@@ -144,13 +120,7 @@ pub(crate) async fn robots_txt() -> Response {
 
 fn text(body: String) -> Response {
     let mut res = body.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     res
 }
