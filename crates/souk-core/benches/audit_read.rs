@@ -5,6 +5,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::cast_precision_loss,
     reason = "benchmark"
 )]
 
@@ -18,6 +19,7 @@ use souk_core::keys::KeyService;
 use souk_crypto::provider::FileKeyProvider;
 use souk_domain::{OsEntropy, SystemClock};
 use souk_store::{Store, StoreConfig};
+use sqlx::Connection as _;
 
 const ROWS: usize = 200_000;
 
@@ -70,7 +72,6 @@ fn main() {
         let read = started.elapsed();
         drop(conn);
         // The same rows through the native SQLite driver, without the Any layer.
-        use sqlx::Connection as _;
         let mut native = sqlx::SqliteConnection::connect(&format!("sqlite://{}/read.db", dir.path().display())).await.unwrap();
         let started = Instant::now();
         let mut from = 0i64;
