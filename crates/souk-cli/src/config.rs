@@ -136,6 +136,11 @@ pub const OPTIONS: &[Opt] = &[
         "With keys.provider = \"env\": VERSION:BASE64 entries, comma-separated (`souk keys generate` makes one).",
     ),
     opt(
+        "http.trusted_proxies",
+        r#""""#,
+        "Reverse proxies (CIDR networks, comma-separated) whose X-Forwarded-For is believed; empty means none.",
+    ),
+    opt(
         "audit.checkpoint_interval_secs",
         "60",
         "How often the server signs a checkpoint of the audit log when it has grown.",
@@ -249,6 +254,7 @@ struct RawDatabase {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
+    trusted_proxies: String,
     body_limit_bytes: u64,
     header_limit_bytes: u64,
     request_timeout_secs: u64,
@@ -315,6 +321,7 @@ pub struct Config {
     pub log_level: String,
     pub demo_on_empty: bool,
     pub metrics_token: Option<SecretString>,
+    pub trusted_proxies: Vec<souk_http::Cidr>,
     pub keys: KeySource,
     pub checkpoint_interval: Duration,
 }
@@ -623,7 +630,17 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             ));
         }
     };
+    let trusted_proxies = raw
+        .http
+        .trusted_proxies
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::parse::<souk_http::Cidr>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("http.trusted_proxies", &o("http.trusted_proxies"), e.to_string()))?;
     Ok(Config {
+        trusted_proxies,
         keys,
         checkpoint_interval: Duration::from_secs(positive(
             "audit.checkpoint_interval_secs",

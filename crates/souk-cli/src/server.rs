@@ -204,6 +204,7 @@ pub async fn start(
         request_timeout: config.request_timeout,
         rate_limit: config.rate_limit,
         security_contact: config.security_contact.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         metrics_token: config.metrics_token.clone(),
     };
     let state = AppState::new(souk, http_config, souk_http::install_recorder());

@@ -19,6 +19,7 @@ use axum::Router;
 
 pub use error::Problem;
 pub use metrics::install_recorder;
+pub use middleware::client_ip::{Cidr, ClientIp};
 pub use state::{AppState, HttpConfig, RateLimitConfig};
 
 /// The whole application as a router: API, pages, static assets, probes and metrics,

@@ -30,6 +30,8 @@ pub struct HttpConfig {
     pub header_limit_bytes: usize,
     pub request_timeout: Duration,
     pub rate_limit: Option<RateLimitConfig>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (empty: none).
+    pub trusted_proxies: Vec<crate::middleware::client_ip::Cidr>,
     /// Where to report vulnerabilities (a `mailto:` or `https:` URI), for security.txt.
     pub security_contact: String,
     /// Bearer token for `/metrics`; without one, only loopback clients may scrape.

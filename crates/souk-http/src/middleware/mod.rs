@@ -1,7 +1,8 @@
 //! The middleware every request passes through, outermost first:
-//! request id → security headers → metrics → error rendering → panic guard →
+//! request id → client address → security headers → metrics → error rendering → panic guard →
 //! request-shape limits → rate limit → timeout → the route.
 
+pub mod client_ip;
 pub(crate) mod errors;
 mod headers;
 mod limits;
@@ -23,6 +24,7 @@ pub(crate) fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppSta
         .layer(from_fn(errors::render))
         .layer(from_fn(crate::metrics::record))
         .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(state.clone(), client_ip::assign))
         .layer(from_fn_with_state(state.clone(), request_id::assign))
 }
 

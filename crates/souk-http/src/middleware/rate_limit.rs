@@ -1,10 +1,10 @@
 //! Per-client request budgets (token buckets, GCRA) keyed by client address, with IPv6
 //! clients grouped by /64 since one subscriber usually holds a whole /64.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock as _, DefaultClock};
@@ -68,8 +68,8 @@ pub(crate) async fn enforce(
     {
         let client = req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+            .get::<super::client_ip::ClientIp>()
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| c.0);
         if let Err(wait) = limiter.check(client) {
             metrics::counter!("http_rate_limited_total").increment(1);
             return Err(Problem::of("rate_limited")
