@@ -189,32 +189,16 @@ fn checkpoint_of(r: &CheckpointRow) -> Result<Checkpoint, CoreError> {
 /// Rows are read in pages of this many.
 const PAGE: u32 = 10_000;
 
-/// Streams every row in order to `each`. A reader task fetches the next page while the
-/// caller works on the current one, so reading and hashing overlap on two cores.
+/// Streams every row in order to `each`. The store reads pages on another task (another
+/// thread for SQLite) while the caller hashes, so reading and hashing overlap on two cores.
 async fn each_row(
     store: &Store,
     mut each: impl FnMut(AuditRow) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
-    let (pages, mut incoming) = tokio::sync::mpsc::channel::<Result<Vec<AuditRow>, CoreError>>(2);
-    let store = store.clone();
-    let reader = tokio::spawn(async move {
-        let mut conn = match store.conn().await {
-            Ok(c) => c,
-            Err(e) => return drop(pages.send(Err(e.into())).await),
-        };
-        let mut from = 0i64;
-        loop {
-            let rows = store::rows_from(&mut conn, from, PAGE).await.map_err(CoreError::from);
-            let next = match &rows {
-                Ok(r) => r.last().map(|last| last.seq + 1),
-                Err(_) => None,
-            };
-            let done = next.is_none();
-            if pages.send(rows).await.is_err() || done {
-                return;
-            }
-            from = next.unwrap_or(from);
-        }
+    let (pages, mut incoming) = tokio::sync::mpsc::channel::<Result<Vec<AuditRow>, StoreError>>(2);
+    let reader = tokio::spawn({
+        let store = store.clone();
+        async move { store::scan(&store, PAGE, pages).await }
     });
     while let Some(page) = incoming.recv().await {
         for row in page? {

@@ -172,3 +172,92 @@ pub async fn insert_checkpoint(conn: &mut AnyConnection, cp: &CheckpointRow) -> 
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Streams every audit row in order, a page at a time, into `pages`, for verification.
+///
+/// SQLite is read through rusqlite on a blocking thread: sqlx's SQLite driver hands each
+/// row across threads (~10 µs per row of this shape, see BENCHMARKS.md), which made
+/// verifying a million entries take over ten seconds. rusqlite links the same
+/// libsqlite3 (see ADR 0009). PostgreSQL is read through the pool in keyset pages.
+pub async fn scan(
+    store: &crate::Store,
+    page: u32,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<AuditRow>, StoreError>>,
+) {
+    if let Some(path) = store.sqlite_path().map(std::path::Path::to_owned) {
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = scan_sqlite_file(&path, page, &pages) {
+                let _ = pages.blocking_send(Err(e));
+            }
+        })
+        .await;
+        return;
+    }
+    let mut conn = match store.conn().await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = pages.send(Err(e)).await;
+            return;
+        }
+    };
+    let mut from = 0i64;
+    loop {
+        let rows = rows_from(&mut conn, from, page).await;
+        let next = rows.as_ref().ok().and_then(|r| r.last()).map(|last| last.seq + 1);
+        if pages.send(rows).await.is_err() {
+            return;
+        }
+        match next {
+            Some(n) => from = n,
+            None => return,
+        }
+    }
+}
+
+fn scan_sqlite_file(
+    path: &std::path::Path,
+    page: u32,
+    pages: &tokio::sync::mpsc::Sender<Result<Vec<AuditRow>, StoreError>>,
+) -> Result<(), StoreError> {
+    use rusqlite::{Connection, OpenFlags};
+    let sqlite =
+        |e: rusqlite::Error| StoreError::Unavailable { cause: format!("reading {}: {e}", path.display()) };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(sqlite)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+    // One statement, one snapshot: the scan sees the log as of its start.
+    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq")).map_err(sqlite)?;
+    let mut rows = stmt.query([]).map_err(sqlite)?;
+    let size = usize::try_from(page).unwrap_or(10_000);
+    let mut batch = Vec::with_capacity(size);
+    while let Some(r) = rows.next().map_err(sqlite)? {
+        let text = |i: usize| r.get::<_, String>(i).map_err(sqlite);
+        batch.push(AuditRow {
+            seq: r.get(0).map_err(sqlite)?,
+            at: r.get(1).map_err(sqlite)?,
+            actor_kind: text(2)?,
+            actor_id: text(3)?,
+            actor_role: text(4)?,
+            credential_id: text(5)?,
+            ip_sealed: r.get(6).map_err(sqlite)?,
+            action: text(7)?,
+            target_kind: text(8)?,
+            target_id: text(9)?,
+            outcome: text(10)?,
+            request_id: text(11)?,
+            detail: text(12)?,
+            leaf_hash: r.get(13).map_err(sqlite)?,
+        });
+        if batch.len() == size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+            if pages.blocking_send(Ok(full)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = pages.blocking_send(Ok(batch));
+    }
+    Ok(())
+}

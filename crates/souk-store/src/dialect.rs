@@ -50,6 +50,17 @@ impl Backend {
         }
     }
 
+    /// The database file of a SQLite URL (`None` for in-memory databases and PostgreSQL).
+    #[must_use]
+    pub fn sqlite_file(self, url: &str) -> Option<std::path::PathBuf> {
+        if self != Self::Sqlite || url.contains(":memory:") {
+            return None;
+        }
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+    }
+
     /// Statements run on every new connection.
     #[must_use]
     pub const fn connection_setup(self) -> &'static [&'static str] {
@@ -128,5 +139,12 @@ mod tests {
         assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
         assert!(Backend::from_url("mysql://h/db").is_err());
         assert_eq!(Backend::Sqlite.normalize_url("sqlite://x.db"), "sqlite://x.db?mode=rwc");
+        assert_eq!(
+            Backend::Sqlite.sqlite_file("sqlite:///tmp/a b/x.db?mode=rwc"),
+            Some("/tmp/a b/x.db".into())
+        );
+        assert_eq!(Backend::Sqlite.sqlite_file("sqlite://data/souk.db"), Some("data/souk.db".into()));
+        assert_eq!(Backend::Sqlite.sqlite_file("sqlite::memory:"), None);
+        assert_eq!(Backend::Postgres.sqlite_file("postgres://h/db"), None);
     }
 }

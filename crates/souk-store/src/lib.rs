@@ -39,6 +39,8 @@ pub struct StoreConfig {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, for bulk scans that bypass the pool (see `audit::scan`).
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 /// A snapshot of the connection pool, for metrics.
@@ -80,12 +82,16 @@ impl Store {
             .connect(&backend.normalize_url(url))
             .await
             .map_err(StoreError::from_connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, sqlite_path: backend.sqlite_file(url) })
     }
 
     #[must_use]
     pub const fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref()
     }
 
     /// Applies every embedded migration not yet applied.
