@@ -46,16 +46,36 @@ impl Sealed {
     }
 }
 
-fn aad(header: &[u8], ctx: &FieldContext<'_>) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(HEADER_LEN + 16 + ctx.table.len() + ctx.column.len() + ctx.row_id.len());
-    aad.extend_from_slice(b"souk/field/v1\0");
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(ctx.table.as_bytes());
-    aad.push(0);
-    aad.extend_from_slice(ctx.column.as_bytes());
-    aad.push(0);
-    aad.extend_from_slice(ctx.row_id.as_bytes());
-    aad
+thread_local! {
+    /// Scratch space for authenticated data. Sealing and opening sit on every read and write
+    /// of personal data, and a fresh allocation per call costs as much as the bookkeeping
+    /// around the cipher. The contents are not secret (header and field location).
+    static AAD: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(128));
+}
+
+/// Runs `f` with the authenticated data of a field.
+fn with_aad<T>(header: &[u8], ctx: &FieldContext<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
+    AAD.with(|cell| {
+        // A re-entrant call (impossible today) gets its own buffer instead of a panic.
+        let mut owned;
+        let mut guard = cell.try_borrow_mut();
+        let aad: &mut Vec<u8> = match guard.as_deref_mut() {
+            Ok(buf) => buf,
+            Err(_) => {
+                owned = Vec::new();
+                &mut owned
+            }
+        };
+        aad.clear();
+        aad.extend_from_slice(b"souk/field/v1\0");
+        aad.extend_from_slice(header);
+        aad.extend_from_slice(ctx.table.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(ctx.column.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(ctx.row_id.as_bytes());
+        f(aad)
+    })
 }
 
 impl DataKey {
@@ -70,7 +90,7 @@ impl DataKey {
         out.push(FORMAT_V1);
         out.extend_from_slice(&self.version.to_be_bytes());
         let header: [u8; HEADER_LEN] = out.as_slice().try_into().map_err(|_| CryptoError::Format)?;
-        self.aead.seal_into(nonces, &aad(&header, ctx), plaintext, &mut out)?;
+        with_aad(&header, ctx, |aad| self.aead.seal_into(nonces, aad, plaintext, &mut out))?;
         Ok(Sealed(out))
     }
 
@@ -85,7 +105,7 @@ impl DataKey {
             return Err(CryptoError::UnknownKeyVersion(version));
         }
         let (header, body) = sealed.0.split_at_checked(HEADER_LEN).ok_or(CryptoError::Format)?;
-        self.aead.open(&aad(header, ctx), body).map(zeroize::Zeroizing::new)
+        with_aad(header, ctx, |aad| self.aead.open(aad, body)).map(zeroize::Zeroizing::new)
     }
 
     /// Opens a text field.
