@@ -119,6 +119,12 @@ async fn metrics_are_for_loopback_or_token_holders() {
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("http_request_duration_seconds_bucket"), "latency histogram");
     assert!(text.contains("db_pool_connections"), "pool gauges");
+    // Invented methods do not create new label values.
+    let odd = reqwest::Method::from_bytes(b"XSCAN1").unwrap();
+    app.client.request(odd, app.url("/api/v1/categories")).send().await.unwrap();
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("XSCAN1"), "raw methods never become labels");
+    assert!(text.contains("method=\"OTHER\""), "they are counted as OTHER");
     app.stop().await;
 
     let app = TestApp::builder(Db::Sqlite).set("metrics.token", "scrape-secret").spawn().await;

@@ -222,6 +222,36 @@ backend_tests! {
     }
 }
 
+/// `souk keys rotate` runs as its own process while the server runs: the server has never
+/// loaded the new master key, yet keeps reading rewrapped keys (it reloads on meeting an
+/// unknown version) and never needs a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_reads_keys_rotated_by_another_process() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let server = souk(&app);
+    let amina = demo_buyer(&app).await;
+    // A second, independent key service on the same database and key directory, as the
+    // `souk keys rotate` process would open.
+    let dir = app.dir.path().join("keys");
+    let provider = std::sync::Arc::new(souk_crypto::provider::FileKeyProvider::new(dir));
+    let other = souk_core::keys::KeyService::open(
+        &server.store,
+        provider,
+        server.entropy.as_ref(),
+        server.clock.now(),
+    )
+    .await
+    .unwrap();
+    let v2 = other.provider().create_version(server.entropy.as_ref()).unwrap();
+    other.reload().unwrap();
+    while other.rewrap_batch(&server.store, 100).await.unwrap() > 0 {}
+    assert_eq!(server.keys.versions(), vec![1], "the server has not seen v{v2} yet");
+    let profile = accounts::profile(server, amina).await.unwrap();
+    assert_eq!(profile.name, Revealed::Text("Amina Kabbaj".into()));
+    assert_eq!(server.keys.versions(), vec![1, v2], "it reloaded on meeting the new version");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_data_appears_in_the_sqlite_files() {
     let app = TestApp::spawn(Db::Sqlite).await;

@@ -52,12 +52,15 @@ pub async fn report(headers: HeaderMap, body: Bytes) -> Result<StatusCode, Probl
     };
     for r in reports.into_iter().take(20) {
         let body = r.get("csp-report").or_else(|| r.get("body")).unwrap_or(r);
+        // SECURITY: report fields are attacker-controlled; control characters are dropped so
+        // they cannot forge log lines, and length is bounded.
         let field = |k: &str, alt: &str| {
             body.get(k)
                 .or_else(|| body.get(alt))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .chars()
+                .filter(|c| !c.is_control())
                 .take(200)
                 .collect::<String>()
         };
