@@ -15,7 +15,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("password");
     g.sample_size(20);
     g.bench_function("argon2id verify (OWASP parameters)", |b| {
-        b.iter(|| hasher.verify(&pw, &stored).unwrap())
+        b.iter(|| hasher.verify(&pw, &stored).unwrap());
     });
     g.bench_function("policy check with zxcvbn", |b| {
         b.iter(|| PasswordPolicy::default().check(&pw, false, &["amina.kabbaj@example.org"]));
