@@ -1,6 +1,8 @@
 //! Identity: who people are and how they prove it. This first part holds passwords:
-//! hashing with argon2id and the acceptance policy. Accounts, sessions, passkeys, TOTP
-//! and API keys follow (issue 4).
+//! hashing with argon2id and the acceptance policy; session tokens, timeouts and step-up;
+//! CSRF tokens and origin checks. Accounts, passkeys, TOTP and API keys follow (issue 4).
 
+pub mod csrf;
 pub mod password;
+pub mod session;
 pub use password::{PasswordHash, PasswordHasher, PasswordPolicy, Rejection};
