@@ -1,0 +1,344 @@
+//! Authorization. Cedar policies in `policies/` decide every action: who (an account and its
+//! staff roles) may do what (an [`Action`]) to which resource (a shop, listing, order,
+//! account or the audit log, with the facts that matter, like a shop's owner). Anything not
+//! permitted is denied, and an evaluation error denies too. The policy set is validated
+//! against `policies/schema.cedarschema` in strict mode when it loads, so a policy that
+//! names a missing attribute or action never reaches production.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr as _;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use souk_domain::ids::{AccountId, ListingId, ShopId};
+
+pub(crate) const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
+const POLICIES: &str = include_str!("../policies/marketplace.cedar");
+
+/// The policy set could not be loaded: a bug in the repository's policies, caught at start.
+#[derive(Debug, thiserror::Error)]
+#[error("authorization policies are invalid: {0}")]
+pub struct PolicyError(String);
+
+/// A staff role. Roles are granted by admins only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    Support,
+    TrustSafety,
+    Finance,
+    Admin,
+}
+
+impl StaffRole {
+    pub const ALL: [Self; 4] = [Self::Support, Self::TrustSafety, Self::Finance, Self::Admin];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Support => "support",
+            Self::TrustSafety => "trust_safety",
+            Self::Finance => "finance",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// What is being done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    AccountView,
+    AccountUpdate,
+    StaffAssignRole,
+    AuditRead,
+    AuditExport,
+    ShopUpdate,
+    ShopManageStaff,
+    ShopVerify,
+    PayoutView,
+    PayoutRelease,
+    ListingCreate,
+    ListingUpdate,
+    ListingTakedown,
+    OrderView,
+    OrderFulfil,
+    OrderRefund,
+}
+
+impl Action {
+    /// Whether the action is defined on this kind of resource (the schema's `appliesTo`),
+    /// checked in code so a mismatched request is denied without asking the schema.
+    #[must_use]
+    pub const fn applies_to(self, resource: &Resource<'_>) -> bool {
+        match self {
+            Self::AccountView | Self::AccountUpdate | Self::StaffAssignRole => {
+                matches!(resource, Resource::Account(_))
+            }
+            Self::AuditRead | Self::AuditExport => matches!(resource, Resource::AuditLog),
+            Self::ShopUpdate
+            | Self::ShopManageStaff
+            | Self::ShopVerify
+            | Self::PayoutView
+            | Self::PayoutRelease
+            | Self::ListingCreate => matches!(resource, Resource::Shop(_)),
+            Self::ListingUpdate | Self::ListingTakedown => matches!(resource, Resource::Listing { .. }),
+            Self::OrderView | Self::OrderFulfil | Self::OrderRefund => {
+                matches!(resource, Resource::Order { .. })
+            }
+        }
+    }
+
+    pub const ALL: [Self; 16] = [
+        Self::AccountView,
+        Self::AccountUpdate,
+        Self::StaffAssignRole,
+        Self::AuditRead,
+        Self::AuditExport,
+        Self::ShopUpdate,
+        Self::ShopManageStaff,
+        Self::ShopVerify,
+        Self::PayoutView,
+        Self::PayoutRelease,
+        Self::ListingCreate,
+        Self::ListingUpdate,
+        Self::ListingTakedown,
+        Self::OrderView,
+        Self::OrderFulfil,
+        Self::OrderRefund,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountView => "account.view",
+            Self::AccountUpdate => "account.update",
+            Self::StaffAssignRole => "staff.assign_role",
+            Self::AuditRead => "audit.read",
+            Self::AuditExport => "audit.export",
+            Self::ShopUpdate => "shop.update",
+            Self::ShopManageStaff => "shop.manage_staff",
+            Self::ShopVerify => "shop.verify",
+            Self::PayoutView => "payout.view",
+            Self::PayoutRelease => "payout.release",
+            Self::ListingCreate => "listing.create",
+            Self::ListingUpdate => "listing.update",
+            Self::ListingTakedown => "listing.takedown",
+            Self::OrderView => "order.view",
+            Self::OrderFulfil => "order.fulfil",
+            Self::OrderRefund => "order.refund",
+        }
+    }
+}
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: AccountId,
+    pub roles: Vec<StaffRole>,
+}
+
+/// The facts about a shop that policies use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopFacts {
+    pub id: ShopId,
+    pub owner: AccountId,
+    pub managers: Vec<AccountId>,
+    pub fulfilment: Vec<AccountId>,
+    /// `unverified`, `submitted`, `verified`, `rejected` or `suspended`.
+    pub status: String,
+}
+
+/// What is acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Account(AccountId),
+    AuditLog,
+    Shop(&'a ShopFacts),
+    Listing { id: ListingId, status: &'a str, shop: &'a ShopFacts },
+    Order { id: &'a str, buyer: AccountId, shop: &'a ShopFacts },
+}
+
+/// The answer, with the policies that decided it (their `@id`s) for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub policies: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+struct Types {
+    account: EntityTypeName,
+    role: EntityTypeName,
+    shop: EntityTypeName,
+    listing: EntityTypeName,
+    order: EntityTypeName,
+    audit_log: EntityTypeName,
+    action: EntityTypeName,
+}
+
+/// The loaded, validated policy set.
+pub struct Access {
+    policies: PolicySet,
+    authorizer: Authorizer,
+    types: Types,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").field("policies", &self.policies.policies().count()).finish_non_exhaustive()
+    }
+}
+
+fn type_name(name: &str) -> Result<EntityTypeName, PolicyError> {
+    EntityTypeName::from_str(name).map_err(|e| PolicyError(e.to_string()))
+}
+
+impl Access {
+    /// Parses the schema and policies and validates them strictly.
+    pub fn load() -> Result<Self, PolicyError> {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError(e.to_string()))?;
+        let policies = PolicySet::from_str(POLICIES).map_err(|e| PolicyError(e.to_string()))?;
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errors: Vec<String> = result.validation_errors().map(ToString::to_string).collect();
+            return Err(PolicyError(errors.join("; ")));
+        }
+        let types = Types {
+            account: type_name("Souk::Account")?,
+            role: type_name("Souk::Role")?,
+            shop: type_name("Souk::Shop")?,
+            listing: type_name("Souk::Listing")?,
+            order: type_name("Souk::Order")?,
+            audit_log: type_name("Souk::AuditLog")?,
+            action: type_name("Souk::Action")?,
+        };
+        Ok(Self { policies, authorizer: Authorizer::new(), types })
+    }
+
+    fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    fn account(&self, id: AccountId) -> EntityUid {
+        Self::uid(&self.types.account, &id.to_string())
+    }
+
+    fn accounts(&self, ids: &[AccountId]) -> RestrictedExpression {
+        RestrictedExpression::new_set(
+            ids.iter().map(|a| RestrictedExpression::new_entity_uid(self.account(*a))),
+        )
+    }
+
+    fn shop_entity(&self, shop: &ShopFacts) -> Result<(EntityUid, Entity), String> {
+        let uid = Self::uid(&self.types.shop, &shop.id.to_string());
+        let attrs = HashMap::from([
+            ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.account(shop.owner))),
+            ("managers".to_owned(), self.accounts(&shop.managers)),
+            ("fulfilment".to_owned(), self.accounts(&shop.fulfilment)),
+            ("status".to_owned(), RestrictedExpression::new_string(shop.status.clone())),
+        ]);
+        let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
+        Ok((uid, entity))
+    }
+
+    fn build(
+        &self,
+        actor: &Actor,
+        resource: &Resource<'_>,
+    ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
+        let roles: HashSet<EntityUid> =
+            actor.roles.iter().map(|r| Self::uid(&self.types.role, r.as_str())).collect();
+        let mut entities: Vec<Entity> = roles.iter().map(|r| Entity::with_uid(r.clone())).collect();
+        let principal = self.account(actor.id);
+        entities.push(Entity::new(principal.clone(), HashMap::new(), roles).map_err(|e| e.to_string())?);
+        let resource_uid = match resource {
+            Resource::Account(id) => {
+                let uid = self.account(*id);
+                if uid != principal {
+                    entities.push(Entity::with_uid(uid.clone()));
+                }
+                uid
+            }
+            Resource::AuditLog => {
+                let uid = Self::uid(&self.types.audit_log, "log");
+                entities.push(Entity::with_uid(uid.clone()));
+                uid
+            }
+            Resource::Shop(shop) => {
+                let (uid, entity) = self.shop_entity(shop)?;
+                entities.push(entity);
+                uid
+            }
+            Resource::Listing { id, status, shop } => {
+                let (shop_uid, shop_entity) = self.shop_entity(shop)?;
+                entities.push(shop_entity);
+                let uid = Self::uid(&self.types.listing, &id.to_string());
+                let attrs = HashMap::from([
+                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
+                    ("status".to_owned(), RestrictedExpression::new_string((*status).to_owned())),
+                ]);
+                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                uid
+            }
+            Resource::Order { id, buyer, shop } => {
+                let (shop_uid, shop_entity) = self.shop_entity(shop)?;
+                entities.push(shop_entity);
+                let uid = Self::uid(&self.types.order, id);
+                let attrs = HashMap::from([
+                    ("buyer".to_owned(), RestrictedExpression::new_entity_uid(self.account(*buyer))),
+                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
+                ]);
+                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                uid
+            }
+        };
+        Ok((principal, resource_uid, entities))
+    }
+
+    /// Decides whether `actor` may do `action` to `resource`. Default deny.
+    #[must_use]
+    pub fn decide(&self, actor: &Actor, action: Action, resource: &Resource<'_>) -> Decision {
+        let denied = |e: String| Decision { allowed: false, policies: Vec::new(), errors: vec![e] };
+        let (principal, resource_uid, entities) = match self.build(actor, resource) {
+            Ok(parts) => parts,
+            Err(e) => return denied(e),
+        };
+        // The policies were validated strictly against the schema at load, and these
+        // entities and requests are built by typed code above, so per-request schema checks
+        // (which cost more than the decision itself) are not repeated here.
+        let entities = match Entities::from_entities(entities, None) {
+            Ok(e) => e,
+            Err(e) => return denied(e.to_string()),
+        };
+        let action_uid = Self::uid(&self.types.action, action.as_str());
+        if !action.applies_to(resource) {
+            return denied(format!("{} does not apply to this kind of resource", action.as_str()));
+        }
+        let request = match Request::new(principal, action_uid, resource_uid, Context::empty(), None) {
+            Ok(r) => r,
+            Err(e) => return denied(e.to_string()),
+        };
+        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let policies = response
+            .diagnostics()
+            .reason()
+            .map(|id| {
+                self.policies
+                    .policy(id)
+                    .and_then(|p| p.annotation("id").map(ToOwned::to_owned))
+                    .unwrap_or_else(|| id.to_string())
+            })
+            .collect();
+        let errors = response.diagnostics().errors().map(ToString::to_string).collect::<Vec<_>>();
+        Decision {
+            allowed: response.decision() == CedarDecision::Allow && errors.is_empty(),
+            policies,
+            errors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod matrix_tests;
