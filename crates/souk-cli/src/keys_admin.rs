@@ -91,18 +91,8 @@ pub async fn rotate(souk: &Souk, resume: bool, operator: &str) -> anyhow::Result
         bar.inc(n);
     }
     bar.finish_and_clear();
-    let mut tx = audit::AuditedTx::begin(souk).await?;
-    let event = Event {
-        actor: Actor::operator(operator),
-        action: "keys.rotate",
-        target_kind: "master_key",
-        target_id: format!("v{current}"),
-        outcome: Outcome::Success,
-        request_id: String::new(),
-        detail: serde_json::json!({ "new_version": new_version, "rewrapped": rewrapped, "resumed": resume }),
-    };
-    tx.record(&[event]).await?;
-    tx.commit().await?;
+    let detail = serde_json::json!({ "new_version": new_version, "rewrapped": rewrapped, "resumed": resume });
+    record_key_event(souk, operator, "keys.rotate", current, detail).await?;
     audit::checkpoint(souk).await?;
     println!("master key v{current} is current; {rewrapped} keys rewrapped");
     println!(
@@ -131,19 +121,31 @@ pub async fn retire(souk: &Souk, version: u32, operator: &str) -> anyhow::Result
         );
     }
     souk.keys.provider().retire(version)?;
+    record_key_event(souk, operator, "keys.retire", version, serde_json::json!({})).await?;
+    println!("master key v{version} retired");
+    Ok(())
+}
+
+/// Records an operator's master-key operation in the audit log.
+async fn record_key_event(
+    souk: &Souk,
+    operator: &str,
+    action: &'static str,
+    version: u32,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
     let mut tx = audit::AuditedTx::begin(souk).await?;
     let event = Event {
         actor: Actor::operator(operator),
-        action: "keys.retire",
+        action,
         target_kind: "master_key",
         target_id: format!("v{version}"),
         outcome: Outcome::Success,
         request_id: String::new(),
-        detail: serde_json::json!({}),
+        detail,
     };
     tx.record(&[event]).await?;
     tx.commit().await?;
-    println!("master key v{version} retired");
     Ok(())
 }
 
