@@ -2,6 +2,7 @@
 //! hashing with argon2id and the acceptance policy; session tokens, timeouts and step-up;
 //! CSRF tokens and origin checks. Accounts, passkeys, TOTP and API keys follow (issue 4).
 
+pub mod breached;
 pub mod csrf;
 pub mod password;
 pub mod session;

@@ -2,8 +2,9 @@
 //!
 //! The policy follows NIST SP 800-63B rev 4: length, not composition rules; at least 15
 //! characters when the password is the only factor and 8 with MFA; at least 64 allowed; no
-//! forced periodic change; screening against guessable choices (zxcvbn, with the user's own
-//! details as context, and its feedback shown to the user). Passwords are normalized with
+//! forced periodic change; screening against passwords seen in breaches (offline, compiled
+//! in, see `breached`) and against guessable choices (zxcvbn, with the user's own details as
+//! context, and its feedback shown to the user). Passwords are normalized with
 //! NFKC first, so the same password typed on different keyboards matches.
 //!
 //! Hashing is argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane) or stronger, an
@@ -45,6 +46,8 @@ pub enum Rejection {
     TooLong { max: usize },
     #[error("this password is too easy to guess")]
     Guessable { score: u8, warning: Option<String>, suggestions: Vec<String> },
+    #[error("this password has appeared in data breaches; choose another")]
+    Breached,
 }
 
 /// How strong an accepted password is, for the security centre.
@@ -75,6 +78,9 @@ impl PasswordPolicy {
         }
         if chars > self.max.max(64) {
             return Err(Rejection::TooLong { max: self.max.max(64) });
+        }
+        if crate::breached::is_breached(&normalized) {
+            return Err(Rejection::Breached);
         }
         let estimate = zxcvbn::zxcvbn(&normalized, context);
         let score = u8::from(estimate.score());
@@ -233,6 +239,16 @@ mod tests {
         let sixty_four = "purple elephants juggle tangerines above quiet mountain lakes ok";
         assert_eq!(sixty_four.chars().count(), 64);
         assert!(p.check(&secret(sixty_four), false, &[]).is_ok(), "64 characters are allowed");
+    }
+
+    #[test]
+    fn breached_passwords_are_refused_whatever_their_case() {
+        let p = PasswordPolicy::default();
+        for pw in ["momsanaladventure", "1qaz2wsx3edc4rfv", "MomsAnalAdventure", "123456789987654321"] {
+            assert_eq!(p.check(&secret(pw), false, &[]), Err(Rejection::Breached), "{pw}");
+        }
+        // Short breached passwords are refused for length first, as NIST orders the checks.
+        assert_eq!(p.check(&secret("password"), true, &[]), Err(Rejection::Breached));
     }
 
     #[test]
