@@ -210,16 +210,28 @@ async fn each_row(
 }
 
 /// Signs a checkpoint of the log as it is now, unless the newest checkpoint already covers
-/// it. The root is computed from the entries' content, never from stored hashes, so a
-/// tampered row is never signed over silently.
+/// it. The root is computed from the entries' content, never from stored hashes. Only entries
+/// added since this process's last checkpoint are read: earlier ones are summarized by the
+/// tree's peaks in memory (`souk audit verify` is what re-reads everything).
 pub async fn checkpoint(souk: &Souk) -> Result<Option<Checkpoint>, CoreError> {
-    let mut tree = CompactTree::default();
-    each_row(&souk.store, |r| {
-        tree.push(entry_of(r)?.entry.leaf_hash());
-        Ok(())
-    })
-    .await?;
+    let mut tree = souk.audit_tree.lock().await;
     let mut conn = souk.store.conn().await?;
+    loop {
+        let from = i64::try_from(tree.size()).map_err(bad_row)?;
+        let rows = store::rows_from(&mut conn, from, PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            if r.seq != i64::try_from(tree.size()).map_err(bad_row)? {
+                return Err(bad_row(format!(
+                    "the audit log has no entry {} (run `souk audit verify`); not signing",
+                    tree.size()
+                )));
+            }
+            tree.push(entry_of(r)?.entry.leaf_hash());
+        }
+    }
     let latest = store::checkpoints(&mut conn).await?.last().map_or(0, |c| c.tree_size);
     if tree.size() == 0 || i64::try_from(tree.size()).map_err(bad_row)? <= latest {
         return Ok(None);

@@ -23,6 +23,9 @@ pub struct Souk {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub keys: Arc<keys::KeyService>,
+    /// The audit tree's peaks up to the last checkpoint this process signed, so the next
+    /// checkpoint reads only newer entries.
+    pub audit_tree: Arc<tokio::sync::Mutex<souk_audit::compact::CompactTree>>,
 }
 
 impl Souk {
@@ -33,6 +36,6 @@ impl Souk {
         entropy: Arc<dyn Entropy>,
         keys: Arc<keys::KeyService>,
     ) -> Self {
-        Self { store, clock, entropy, keys }
+        Self { store, clock, entropy, keys, audit_tree: Arc::default() }
     }
 }
