@@ -1,9 +1,12 @@
-//! Identity: who people are and how they prove it. This first part holds passwords:
-//! hashing with argon2id and the acceptance policy; session tokens, timeouts and step-up;
-//! CSRF tokens and origin checks. Accounts, passkeys, TOTP and API keys follow (issue 4).
+//! Identity: who people are and how they prove it. Passwords: hashing with argon2id and
+//! the acceptance policy (`password`, `breached`); session tokens, timeouts and step-up
+//! (`session`); CSRF tokens and origin checks (`csrf`); the TOTP second factor with replay
+//! protection and a per-step attempt limit (`totp`). Accounts, passkeys and API keys
+//! follow (issue 4).
 
 pub mod breached;
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod totp;
 pub use password::{PasswordHash, PasswordHasher, PasswordPolicy, Rejection};
