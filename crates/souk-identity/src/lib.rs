@@ -1,12 +1,13 @@
 //! Identity: who people are and how they prove it. Passwords: hashing with argon2id and
 //! the acceptance policy (`password`, `breached`); session tokens, timeouts and step-up
 //! (`session`); CSRF tokens and origin checks (`csrf`); the TOTP second factor with replay
-//! protection and a per-step attempt limit (`totp`). Accounts, passkeys and API keys
-//! follow (issue 4).
+//! protection and a per-step attempt limit (`totp`); single-use recovery codes stored
+//! only as keyed hashes (`recovery`). Accounts, passkeys and API keys follow (issue 4).
 
 pub mod breached;
 pub mod csrf;
 pub mod password;
+pub mod recovery;
 pub mod session;
 pub mod totp;
 pub use password::{PasswordHash, PasswordHasher, PasswordPolicy, Rejection};
