@@ -2,8 +2,10 @@
 //! the acceptance policy (`password`, `breached`); session tokens, timeouts and step-up
 //! (`session`); CSRF tokens and origin checks (`csrf`); the TOTP second factor with replay
 //! protection and a per-step attempt limit (`totp`); single-use recovery codes stored
-//! only as keyed hashes (`recovery`). Accounts, passkeys and API keys follow (issue 4).
+//! only as keyed hashes (`recovery`); API keys with a checksummed token format and scopes
+//! (`api_key`). Accounts and passkeys follow (issue 4).
 
+pub mod api_key;
 pub mod breached;
 pub mod csrf;
 pub mod password;
