@@ -3,7 +3,8 @@
 //! (`session`); CSRF tokens and origin checks (`csrf`); the TOTP second factor with replay
 //! protection and a per-step attempt limit (`totp`); single-use recovery codes stored
 //! only as keyed hashes (`recovery`); API keys with a checksummed token format and scopes
-//! (`api_key`). Accounts and passkeys follow (issue 4).
+//! (`api_key`); the login-throttle policy of short graduated delays, with a hard lock for
+//! staff (`throttle`). Accounts and passkeys follow (issue 4).
 
 pub mod api_key;
 pub mod breached;
@@ -11,5 +12,6 @@ pub mod csrf;
 pub mod password;
 pub mod recovery;
 pub mod session;
+pub mod throttle;
 pub mod totp;
 pub use password::{PasswordHash, PasswordHasher, PasswordPolicy, Rejection};
