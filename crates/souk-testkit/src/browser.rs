@@ -1,6 +1,7 @@
 //! A small Chrome DevTools Protocol driver for a real headless Chromium: open a page, wait
 //! for it to load, evaluate script, and collect console errors, CSP violations and the
-//! document's response headers. Enough for end-to-end tests without a Node toolchain.
+//! document's response headers; a virtual passkey authenticator (the `WebAuthn` domain) for
+//! sign-in flows. Enough for end-to-end tests without a Node toolchain.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Browser").field("events", &self.events.len()).finish_non_exhaustive()
     }
+}
+
+/// A virtual authenticator added to one tab by `Browser::add_virtual_authenticator`.
+#[derive(Debug, Clone)]
+pub struct VirtualAuthenticator {
+    pub id: String,
 }
 
 /// One tab, attached in flat mode (commands carry its session id).
@@ -235,6 +242,66 @@ impl Browser {
                     .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_owned()))
                     .collect()
             })
+    }
+
+    /// Enables the `WebAuthn` domain on `page` and adds a virtual authenticator that behaves
+    /// like a platform passkey provider: CTAP2 over the internal transport, with discoverable
+    /// (resident) credentials and user verification that always succeeds, and presence
+    /// simulated so `navigator.credentials.create`/`get` complete without a prompt. Pages
+    /// must be on a secure origin (https, or http on localhost) for WebAuthn to run.
+    pub async fn add_virtual_authenticator(&mut self, page: &Page) -> anyhow::Result<VirtualAuthenticator> {
+        // `enableUI: false` keeps Chromium from waiting on a dialog no one can click.
+        self.call(Some(&page.session), "WebAuthn.enable", json!({ "enableUI": false })).await?;
+        let added = self
+            .call(
+                Some(&page.session),
+                "WebAuthn.addVirtualAuthenticator",
+                json!({ "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                } }),
+            )
+            .await?;
+        let id = added["authenticatorId"].as_str().context("authenticatorId")?.to_owned();
+        Ok(VirtualAuthenticator { id })
+    }
+
+    /// The credentials the virtual authenticator holds, as CDP reports them (`credentialId`,
+    /// `isResidentCredential`, `rpId`, `userHandle`, `signCount`, all base64 where binary).
+    pub async fn webauthn_credentials(
+        &mut self,
+        page: &Page,
+        authenticator: &VirtualAuthenticator,
+    ) -> anyhow::Result<Vec<Value>> {
+        let got = self
+            .call(
+                Some(&page.session),
+                "WebAuthn.getCredentials",
+                json!({ "authenticatorId": authenticator.id }),
+            )
+            .await?;
+        Ok(got["credentials"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Makes the virtual authenticator's user verification succeed or fail from now on, to
+    /// test that the server refuses an unverified user.
+    pub async fn set_user_verified(
+        &mut self,
+        page: &Page,
+        authenticator: &VirtualAuthenticator,
+        verified: bool,
+    ) -> anyhow::Result<()> {
+        self.call(
+            Some(&page.session),
+            "WebAuthn.setUserVerified",
+            json!({ "authenticatorId": authenticator.id, "isUserVerified": verified }),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Closes the browser.
