@@ -145,6 +145,45 @@ pub const OPTIONS: &[Opt] = &[
         "60",
         "How often the server signs a checkpoint of the audit log when it has grown.",
     ),
+    secret(
+        "mail.smtp_url",
+        r#""""#,
+        "SMTP relay: smtps://USER:PASS@HOST:465 or smtp://USER:PASS@HOST:587?tls=required (plain smtp:// only to loopback); empty writes mail to <data_dir>/mail-outbox, shown at /dev/mail to loopback clients.",
+    ),
+    opt("mail.from", r#""Souk <no-reply@localhost>""#, "Sender address of the mail Souk sends."),
+    opt(
+        "identity.password_min_length",
+        "15",
+        "Shortest password accepted when it is the account's only factor (NIST SP 800-63B rev 4: 15).",
+    ),
+    opt(
+        "identity.password_min_length_with_mfa",
+        "8",
+        "Shortest password accepted when the account has a passkey or TOTP (NIST: 8).",
+    ),
+    opt("identity.password_min_score", "3", "Lowest zxcvbn score (0-4) a new password must reach."),
+    opt(
+        "identity.argon2_memory_kib",
+        "19456",
+        "argon2id memory per hash in KiB (OWASP minimum 19456); raising it rehashes passwords at next sign-in.",
+    ),
+    opt("identity.argon2_passes", "2", "argon2id passes (OWASP minimum 2 at 19 MiB)."),
+    opt(
+        "identity.sellers_need_mfa",
+        "true",
+        "Sellers must enrol a passkey or TOTP before they can manage their shop.",
+    ),
+    opt("identity.staff_need_passkey", "true", "Staff must sign in with a passkey."),
+    opt(
+        "identity.login_per_address_per_minute",
+        "20",
+        "Sign-in attempts per minute from one client address (IPv6: /64), checked before any password hashing.",
+    ),
+    opt(
+        "identity.login_per_network_per_minute",
+        "120",
+        "Sign-in attempts per minute from one network (IPv4 /24, IPv6 /48), checked before any hashing.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -201,6 +240,30 @@ struct Raw {
     metrics: RawMetrics,
     keys: RawKeys,
     audit: RawAudit,
+    mail: RawMail,
+    identity: RawIdentity,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMail {
+    smtp_url: SecretString,
+    from: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools, reason = "mirrors independent on/off settings")]
+struct RawIdentity {
+    password_min_length: u32,
+    password_min_length_with_mfa: u32,
+    password_min_score: u8,
+    argon2_memory_kib: u32,
+    argon2_passes: u32,
+    sellers_need_mfa: bool,
+    staff_need_passkey: bool,
+    login_per_address_per_minute: u32,
+    login_per_network_per_minute: u32,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +387,10 @@ pub struct Config {
     pub trusted_proxies: Vec<souk_http::Cidr>,
     pub keys: KeySource,
     pub checkpoint_interval: Duration,
+    /// SMTP relay URL; `None` writes mail to the outbox folder.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub identity: souk_core::identity::IdentityConfig,
 }
 
 impl Config {
@@ -639,7 +706,69 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         .map(str::parse::<souk_http::Cidr>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err("http.trusted_proxies", &o("http.trusted_proxies"), e.to_string()))?;
+    let smtp_url = (!raw.mail.smtp_url.expose_secret().trim().is_empty()).then(|| raw.mail.smtp_url.clone());
+    if let Some(url) = &smtp_url {
+        souk_core::mail::Mailer::smtp(url, &raw.mail.from)
+            .map_err(|e| err("mail.smtp_url", &o("mail.smtp_url"), e.to_string()))?;
+    }
+    if !souk_core::mail::valid_sender(&raw.mail.from) {
+        return Err(err(
+            "mail.from",
+            &o("mail.from"),
+            "expected an address like \"Souk <no-reply@shop.example>\"",
+        ));
+    }
+    let id = &raw.identity;
+    if id.password_min_length < 8 || id.password_min_length_with_mfa < 8 {
+        return Err(err(
+            "identity.password_min_length",
+            &o("identity.password_min_length"),
+            "NIST SP 800-63B requires at least 8 characters in every case",
+        ));
+    }
+    if id.password_min_score > 4 {
+        return Err(err("identity.password_min_score", &o("identity.password_min_score"), "expected 0 to 4"));
+    }
+    if id.argon2_memory_kib < 19_456 || id.argon2_passes < 2 {
+        return Err(err(
+            "identity.argon2_memory_kib",
+            &o("identity.argon2_memory_kib"),
+            "below OWASP's minimum for argon2id (19456 KiB, 2 passes)",
+        ));
+    }
+    let identity = souk_core::identity::IdentityConfig {
+        public_url: public_url.clone(),
+        password_policy: souk_core::identity::PasswordPolicy {
+            min_single_factor: id.password_min_length as usize,
+            min_with_mfa: id.password_min_length_with_mfa as usize,
+            max: 128,
+            min_score: id.password_min_score,
+        },
+        argon_memory_kib: id.argon2_memory_kib,
+        argon_passes: id.argon2_passes,
+        argon_lanes: 1,
+        pepper: true,
+        verify_link_ttl: Duration::from_hours(24),
+        reset_link_ttl: Duration::from_mins(30),
+        sellers_need_mfa: id.sellers_need_mfa,
+        staff_need_passkey: id.staff_need_passkey,
+        login_per_address_per_minute: u32::try_from(positive(
+            "identity.login_per_address_per_minute",
+            id.login_per_address_per_minute.into(),
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+        login_per_network_per_minute: u32::try_from(positive(
+            "identity.login_per_network_per_minute",
+            id.login_per_network_per_minute.into(),
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+    };
     Ok(Config {
+        smtp_url,
+        mail_from: raw.mail.from,
+        identity,
         trusted_proxies,
         keys,
         checkpoint_interval: Duration::from_secs(positive(

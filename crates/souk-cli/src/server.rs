@@ -119,7 +119,12 @@ pub async fn open_souk(
     let keys = KeyService::open(&store, key_provider(config), entropy.as_ref(), clock.now())
         .await
         .context("cannot load the keys")?;
-    Ok(Souk::new(store, clock, entropy, Arc::new(keys)))
+    let mailer = match &config.smtp_url {
+        Some(url) => souk_core::mail::Mailer::smtp(url, &config.mail_from).context("mail.smtp_url")?,
+        None => souk_core::mail::Mailer::Outbox(config.data_dir.join("mail-outbox")),
+    };
+    Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
+        .context("cannot start the identity service")
 }
 
 /// `souk migrate`.
@@ -245,9 +250,26 @@ pub async fn start(
     Ok(Started { https_addr, http_addr, ca_cert, state, stop, task })
 }
 
+/// Every 30 seconds: mail the owners of accounts whose password was used without the
+/// second step being completed within three minutes.
+async fn sign_in_alerts(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        if let Err(e) = souk_core::identity::login::alert_unfinished_sign_ins(state.souk()).await {
+            tracing::warn!(error = %e, "could not check unfinished sign-ins");
+        }
+    }
+}
+
 /// Periodic upkeep: sign an audit checkpoint when the log grew, pick up master keys added
 /// by `souk keys rotate`, and forget idle rate-limit buckets so memory stays bounded.
 async fn housekeeping(state: AppState, checkpoint_interval: Duration) {
+    // One task, so aborting it stops both loops.
+    tokio::join!(sign_in_alerts(state.clone()), upkeep(state, checkpoint_interval));
+}
+
+async fn upkeep(state: AppState, checkpoint_interval: Duration) {
     // Start-up has just signed a checkpoint; the first tick comes one interval later.
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + checkpoint_interval, checkpoint_interval);
@@ -260,5 +282,6 @@ async fn housekeeping(state: AppState, checkpoint_interval: Duration) {
             tracing::warn!(error = %e, "could not reload the master keys");
         }
         state.forget_idle_clients();
+        state.souk().identity.gate.forget_idle();
     }
 }

@@ -62,7 +62,15 @@ fn open(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Souk {
         )
         .await
         .unwrap();
-        Souk::new(store, Arc::new(SystemClock), Arc::new(OsEntropy::new()), Arc::new(keys))
+        Souk::new(
+            store,
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy::new()),
+            Arc::new(keys),
+            souk_core::identity::IdentityConfig::default(),
+            souk_core::mail::Mailer::Disabled,
+        )
+        .unwrap()
     })
 }
 

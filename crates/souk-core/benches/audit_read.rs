@@ -40,7 +40,15 @@ fn main() {
         let keys = KeyService::open(&store, Arc::new(provider), &OsEntropy::new(), souk_domain::Timestamp::from_micros(0))
             .await
             .unwrap();
-        let souk = Souk::new(store.clone(), Arc::new(SystemClock), Arc::new(OsEntropy::new()), Arc::new(keys));
+        let souk = Souk::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy::new()),
+            Arc::new(keys),
+            souk_core::identity::IdentityConfig::default(),
+            souk_core::mail::Mailer::Disabled,
+        )
+        .unwrap();
         let events: Vec<Event> = (0..2_000)
             .map(|i| Event {
                 actor: Actor::system(),

@@ -11,6 +11,22 @@ pub enum CoreError {
     /// The request was understood but a value in it is not acceptable.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// The credentials were not accepted (one answer for every reason, so it tells an
+    /// attacker nothing about which part was wrong or whether the account exists).
+    #[error("sign-in failed")]
+    Unauthenticated,
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// Authorization refused the action.
+    #[error("not permitted")]
+    Forbidden,
+    /// A sensitive action needs a fresh authentication (step-up) first.
+    #[error("confirm it is you first")]
+    StepUpRequired,
+    /// The request conflicts with the current state (e.g. a name already taken).
+    #[error("{0}")]
+    Conflict(String),
     /// A dependency (the database) is unavailable; the caller may retry later.
     #[error("a dependency is unavailable")]
     Unavailable,

@@ -18,6 +18,8 @@ use crate::CoreError;
 
 const BLIND_INDEX_ROOT: &str = "blind-index";
 const AUDIT_SIGNING: &str = "audit-signing";
+/// Root of identity's keys (CSRF tokens, recovery-code hashes, password pepper).
+const IDENTITY_ROOT: &str = "identity";
 /// Expected accounts, for sizing the email blind index (CipherSweet's rule).
 const EXPECTED_ACCOUNTS: u64 = 1_000_000;
 
@@ -46,6 +48,8 @@ pub struct KeyService {
     keyring: RwLock<Arc<Keyring>>,
     nonces: Nonces,
     email_index: BlindIndexKey,
+    login_throttle: BlindIndexKey,
+    identity_root: KeyBytes,
     signer: Signer,
 }
 
@@ -75,7 +79,7 @@ impl KeyService {
         let nonces = Nonces::new(Box::new(OsEntropy::new()));
         let mut conn = store.conn().await?;
         let mut roots = Vec::new();
-        for purpose in [BLIND_INDEX_ROOT, AUDIT_SIGNING] {
+        for purpose in [BLIND_INDEX_ROOT, AUDIT_SIGNING, IDENTITY_ROOT] {
             let existing = store::system_keys(&mut conn).await?.into_iter().find(|k| k.purpose == purpose);
             let row = match existing {
                 Some(row) => row,
@@ -102,13 +106,15 @@ impl KeyService {
             let wrapped = WrappedKey { kek_version: row.kek_version, bytes: row.wrapped.clone() };
             roots.push(keyring.unwrap_key(system_subject(purpose), row.version, &wrapped).map_err(internal)?);
         }
-        let [blind_root, signing_seed] =
-            <[KeyBytes; 2]>::try_from(roots).map_err(|_| CoreError::Unavailable)?;
+        let [blind_root, signing_seed, identity_root] =
+            <[KeyBytes; 3]>::try_from(roots).map_err(|_| CoreError::Unavailable)?;
         Ok(Self {
             provider,
             keyring: RwLock::new(keyring),
             nonces,
             email_index: BlindIndexKey::derive(&blind_root, "accounts", "email"),
+            login_throttle: BlindIndexKey::derive(&blind_root, "login_throttle", "email"),
+            identity_root,
             signer: Signer::from_seed(signing_seed.expose(), 1).map_err(internal)?,
         })
     }
@@ -210,6 +216,19 @@ impl KeyService {
             blind_index::normalize_email(email).as_bytes(),
             blind_index::bits_for_rows(EXPECTED_ACCOUNTS),
         )
+    }
+
+    /// The throttle key of an email typed at sign-in: a full-length keyed hash (unlike the
+    /// truncated blind index, two addresses never share a throttle).
+    #[must_use]
+    pub fn login_throttle_key(&self, email: &str) -> Vec<u8> {
+        self.login_throttle.index(blind_index::normalize_email(email).as_bytes(), 128)
+    }
+
+    /// A key of identity's for one purpose (`csrf`, `recovery-codes`, `password-pepper`).
+    #[must_use]
+    pub fn identity_key(&self, purpose: &str) -> KeyBytes {
+        self.identity_root.derive(purpose)
     }
 
     /// Destroys the subject's data keys: all their sealed fields become unreadable

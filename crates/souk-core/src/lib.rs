@@ -7,7 +7,9 @@ pub mod catalog;
 pub mod demo;
 mod error;
 pub mod health;
+pub mod identity;
 pub mod keys;
+pub mod mail;
 
 use std::sync::Arc;
 
@@ -26,16 +28,25 @@ pub struct Souk {
     /// The audit tree's peaks up to the last checkpoint this process signed, so the next
     /// checkpoint reads only newer entries.
     pub audit_tree: Arc<tokio::sync::Mutex<souk_audit::compact::CompactTree>>,
+    /// Sign-in, sessions and second factors: the hasher, derived keys, mailer, gate.
+    pub identity: Arc<identity::Identity>,
+    /// The Cedar policies that decide every action.
+    pub access: Arc<souk_access::Access>,
 }
 
 impl Souk {
-    #[must_use]
+    /// Assembles the context. Identity uses `config` and `mailer`; the Cedar policies are
+    /// loaded and validated against their schema here, so a bad policy stops the start.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
         keys: Arc<keys::KeyService>,
-    ) -> Self {
-        Self { store, clock, entropy, keys, audit_tree: Arc::default() }
+        config: identity::IdentityConfig,
+        mailer: mail::Mailer,
+    ) -> Result<Self, CoreError> {
+        let identity = Arc::new(identity::Identity::new(config, mailer, &keys, entropy.as_ref())?);
+        let access = Arc::new(souk_access::Access::load().map_err(|e| CoreError::Internal(Box::new(e)))?);
+        Ok(Self { store, clock, entropy, keys, audit_tree: Arc::default(), identity, access })
     }
 }

@@ -30,7 +30,10 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("invalid_parameter", 400, "A parameter has an invalid value"),
     ("malformed_json", 400, "The request body is not valid JSON"),
     ("unauthorized", 401, "Authentication is required"),
+    ("invalid_credentials", 401, "The email or password is not right"),
     ("forbidden", 403, "You may not do this"),
+    ("csrf_failed", 403, "The request did not come from a Souk page"),
+    ("step_up_required", 403, "Confirm it is you first"),
     ("https_required", 403, "This must be sent over HTTPS"),
     ("not_found", 404, "Not found"),
     ("method_not_allowed", 405, "Method not allowed"),
@@ -42,6 +45,7 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("unsupported_media_type", 415, "Unsupported content type"),
     ("unprocessable", 422, "The request could not be processed"),
     ("rate_limited", 429, "Too many requests"),
+    ("too_many_attempts", 429, "Too many attempts; wait before trying again"),
     ("headers_too_large", 431, "The request headers are too large"),
     ("internal", 500, "Something went wrong on our side"),
     ("unavailable", 503, "Temporarily unavailable"),
@@ -126,6 +130,16 @@ impl From<CoreError> for Problem {
                 Self::of("invalid_parameter").with_detail(format!("{field}: {reason}"))
             }
             CoreError::Unavailable => Self::of("unavailable").retry_after(5),
+            CoreError::Unauthenticated => Self::of("invalid_credentials")
+                .with_detail("The email or password is not right, or the code was not accepted."),
+            CoreError::Throttled { retry_after_secs } => Self::of("too_many_attempts")
+                .retry_after(retry_after_secs.max(1))
+                .with_detail(format!("Too many attempts; try again in {} s.", retry_after_secs.max(1))),
+            CoreError::Forbidden => Self::of("forbidden"),
+            CoreError::StepUpRequired => Self::of("step_up_required").with_detail(
+                "This action needs a fresh sign-in: confirm your password (POST /api/v1/me/reauthenticate) and retry within 5 minutes.",
+            ),
+            CoreError::Conflict(detail) => Self::of("conflict").with_detail(detail),
             CoreError::Internal(cause) => {
                 // SECURITY: the cause goes to the log (with the request id from the span),
                 // never to the client.

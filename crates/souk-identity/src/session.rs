@@ -38,6 +38,12 @@ impl SessionToken {
         ok.then(|| Self(SecretString::from(value.to_owned())))
     }
 
+    /// The token itself, to hand to its holder (a cookie, a link in a mail).
+    #[must_use]
+    pub fn expose(&self) -> &SecretString {
+        &self.0
+    }
+
     #[must_use]
     pub fn key(&self) -> SessionKey {
         let d = digest::digest(&digest::SHA256, self.0.expose_secret().as_bytes());

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod catalog;
 pub mod dialect;
 mod error;
+pub mod identity;
 pub mod keys;
 mod sql;
 

@@ -63,6 +63,16 @@ impl Browser {
     /// Starts Chromium with a fresh profile. Certificates are not checked by the browser:
     /// TLS itself is verified by the HTTPS client tests against the server's CA.
     pub async fn launch() -> anyhow::Result<Self> {
+        Self::launch_with(&["--ignore-certificate-errors".to_owned()]).await
+    }
+
+    /// Starts Chromium treating only the certificate whose key hashes to `spki_sha256` as
+    /// valid: its pages are a secure context (WebAuthn refuses pages with certificate errors).
+    pub async fn launch_trusting(spki_sha256: &str) -> anyhow::Result<Self> {
+        Self::launch_with(&[format!("--ignore-certificate-errors-spki-list={spki_sha256}")]).await
+    }
+
+    async fn launch_with(trust: &[String]) -> anyhow::Result<Self> {
         let profile = tempfile::tempdir()?;
         let mut child = Command::new(chromium_path()?)
             .args([
@@ -75,10 +85,10 @@ impl Browser {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
-                "--ignore-certificate-errors",
                 "--host-resolver-rules=MAP localhost 127.0.0.1",
                 "--remote-debugging-port=0",
             ])
+            .args(trust)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())

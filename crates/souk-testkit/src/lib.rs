@@ -26,6 +26,14 @@ use souk_domain::{OsEntropy, SystemClock};
 
 pub use postgres::postgres_admin_url;
 
+/// The `token` query parameter of the first link in `body` that starts with `prefix`.
+#[must_use]
+pub fn link_token(body: &str, prefix: &str) -> String {
+    let start = body.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in {body}"));
+    let link: String = body[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    link.split_once("token=").map_or_else(|| panic!("no token in {link}"), |(_, t)| t.to_owned())
+}
+
 /// Which database a test app runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -38,6 +46,7 @@ pub enum Db {
 pub struct Builder {
     db: Db,
     settings: Vec<(&'static str, String)>,
+    clock: Option<Arc<souk_domain::FakeClock>>,
 }
 
 impl Builder {
@@ -45,6 +54,13 @@ impl Builder {
     #[must_use]
     pub fn set(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.settings.push((key, value.into()));
+        self
+    }
+
+    /// Runs the server on a clock the test controls (sessions, links, step-up windows).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<souk_domain::FakeClock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -58,8 +74,13 @@ impl Builder {
                 (db.url.clone(), Some(db))
             }
         };
+        // The public origin must name the real port (links in mail, the Origin check), so a
+        // free port is found first.
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
         let mut flags: Vec<(&'static str, String)> = vec![
-            ("server.https_addr", "127.0.0.1:0".into()),
+            ("server.https_addr", format!("127.0.0.1:{port}")),
+            ("server.public_url", format!("https://localhost:{port}")),
             ("server.http_addr", "127.0.0.1:0".into()),
             ("server.data_dir", dir.path().display().to_string()),
             ("database.url", url),
@@ -67,9 +88,11 @@ impl Builder {
         ];
         flags.extend(self.settings);
         let config = Config::load(&Sources { flags, ..Sources::default() }).expect("test configuration");
-        let started = server::start(&config, Arc::new(SystemClock), Arc::new(OsEntropy::new()))
-            .await
-            .expect("server starts");
+        let clock: Arc<dyn souk_domain::Clock> = match self.clock {
+            Some(c) => c,
+            None => Arc::new(SystemClock),
+        };
+        let started = server::start(&config, clock, Arc::new(OsEntropy::new())).await.expect("server starts");
         let ca_pem = std::fs::read(started.ca_cert.as_ref().expect("local CA")).expect("CA file");
         let client = client_trusting(&ca_pem, started.https_addr);
         Some(TestApp {
@@ -115,7 +138,7 @@ pub struct TestApp {
 impl TestApp {
     #[must_use]
     pub fn builder(db: Db) -> Builder {
-        Builder { db, settings: Vec::new() }
+        Builder { db, settings: Vec::new(), clock: None }
     }
 
     pub async fn spawn(db: Db) -> Self {
@@ -129,6 +152,55 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// A new HTTPS client with its own cookie jar: one browser, one person.
+    #[must_use]
+    pub fn browser_client(&self) -> reqwest::Client {
+        let tls = tls_client_config(&self.ca_pem, &[b"h2", b"http/1.1"]);
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .resolve("localhost", self.https)
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// base64(SHA-256(SubjectPublicKeyInfo)) of the certificate the server presents, for
+    /// Chromium's `--ignore-certificate-errors-spki-list`: the browser then treats this
+    /// server's certificate as valid (a secure context, as WebAuthn requires).
+    pub async fn server_spki_sha256(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let config = Arc::new(tls_client_config(&self.ca_pem, &[b"http/1.1"]));
+        let tcp = tokio::net::TcpStream::connect(self.https).await.expect("connect");
+        let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.expect("handshake");
+        let leaf = tls.get_ref().1.peer_certificates().expect("certificates")[0].clone();
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).expect("certificate parses");
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(cert.tbs_certificate.subject_pki.raw))
+    }
+
+    /// The mail in the development outbox, newest first.
+    #[must_use]
+    pub fn outbox(&self) -> Vec<souk_core::mail::OutboxMessage> {
+        souk_core::mail::read_outbox(&self.dir.path().join("mail-outbox"), 1000).expect("outbox")
+    }
+
+    /// Waits (up to 10 s) for a mail to `to` whose subject contains `subject`, and returns
+    /// the newest such.
+    pub async fn mail_to(&self, to: &str, subject: &str) -> souk_core::mail::OutboxMessage {
+        for _ in 0..200 {
+            if let Some(m) =
+                self.outbox().into_iter().find(|m| m.to.contains(to) && m.subject.contains(subject))
+            {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} about {subject:?}; outbox: {:?}", self.outbox());
     }
 
     /// The name of this test's PostgreSQL database, if it runs on PostgreSQL.

@@ -197,13 +197,13 @@ fn keys_rotate_retire_and_audit_commands_work_end_to_end() {
     let (code, out, err) = run(souk(dir.path()).args(["keys", "status"]));
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("v1: created") && out.contains("wraps 12 data keys and 2 system keys  (current)"),
+        out.contains("v1: created") && out.contains("wraps 12 data keys and 3 system keys  (current)"),
         "{out}"
     );
 
     let (code, out, err) = run(souk(dir.path()).args(["keys", "rotate"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("master key v2 is current; 14 keys rewrapped"), "{out}");
+    assert!(out.contains("master key v2 is current; 15 keys rewrapped"), "{out}");
     let (_, out, _) = run(souk(dir.path()).args(["keys", "status"]));
     assert!(out.contains("v1: created") && out.contains("wraps 0 data keys and 0 system keys"), "{out}");
     let (code, _, err) = run(souk(dir.path()).args(["keys", "retire", "2"]));

@@ -8,6 +8,7 @@ mod catalog;
 mod cli;
 mod errors;
 mod headers;
+mod identity;
 mod openapi;
 mod probes;
 mod rate_limit;

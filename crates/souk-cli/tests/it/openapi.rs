@@ -29,7 +29,9 @@ async fn openapi_document_is_3_1_and_complete() {
     for (path, item) in paths {
         if item.get("get").is_some() && !path.contains('{') {
             let status = app.get(path).await.status();
-            assert!(status.is_success(), "{path}: {status}");
+            // Operations for signed-in users answer 401 without a session, as documented.
+            let documented_401 = item["get"]["responses"].get("401").is_some();
+            assert!(status.is_success() || (status == 401 && documented_401), "{path}: {status}");
         }
     }
     // Every schema referenced is defined.

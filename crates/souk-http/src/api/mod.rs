@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, and the probes. Each operation is documented in place with
 //! `utoipa`, so the OpenAPI 3.1 document at `/api/openapi.json` is generated from the code.
 
+pub(crate) mod auth;
 mod catalog;
 mod csp;
 pub mod docs;
@@ -25,6 +26,7 @@ use crate::AppState;
         (name = "catalog", description = "Shops, listings and categories on the storefront."),
         (name = "operations", description = "Health probes for load balancers and orchestrators."),
         (name = "security", description = "Security reporting endpoints."),
+        (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
     ),
     components(schemas(dto::ProblemDoc)),
 )]
@@ -41,6 +43,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(csp::report))
+        .routes(routes!(auth::sign_up))
+        .routes(routes!(auth::verify_email))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::second_factor))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::request_reset))
+        .routes(routes!(auth::confirm_reset))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::list_sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(auth::revoke_others))
+        .routes(routes!(auth::reauthenticate))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::set_phrase))
+        .routes(routes!(auth::passkey_login_start))
+        .routes(routes!(auth::passkey_login_finish))
+        .routes(routes!(auth::passkey_register_start))
+        .routes(routes!(auth::passkey_register_finish, auth::list_passkeys))
+        .routes(routes!(auth::remove_passkey))
 }
 
 /// The OpenAPI document, serialized once at start-up.

@@ -1,7 +1,8 @@
 //! The middleware every request passes through, outermost first:
 //! request id → client address → security headers → metrics → error rendering → panic guard →
-//! request-shape limits → rate limit → timeout → the route.
+//! request-shape limits → rate limit → timeout → session and CSRF → the route.
 
+pub(crate) mod auth;
 pub mod client_ip;
 pub(crate) mod errors;
 mod headers;
@@ -17,6 +18,7 @@ use crate::AppState;
 /// Wraps `routes` in the full stack. Layers added last run first.
 pub(crate) fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn_with_state(state.clone(), limits::timeout))
         .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .layer(from_fn_with_state(state.clone(), limits::request_shape))

@@ -1,6 +1,8 @@
 //! The storefront's server-rendered pages: askama templates (HTML escaping on), one shared
 //! layout, no inline script or style, so the strict CSP holds on every page.
 
+mod account;
+mod account_views;
 mod art;
 mod pages;
 pub(crate) mod views;
@@ -8,7 +10,7 @@ pub(crate) mod views;
 use askama::Template;
 use axum::Router;
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::{AppState, Problem};
 
@@ -24,6 +26,22 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/favicon.ico", get(crate::assets::favicon))
         .route("/.well-known/security.txt", get(pages::security_txt))
         .route("/robots.txt", get(pages::robots_txt))
+        .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/verify-email", get(account::verify_email_page).post(account::verify_email))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/login/second-factor", get(account::second_factor_form).post(account::second_factor))
+        .route("/logout", post(account::logout))
+        .route("/reset", get(account::reset_form).post(account::reset))
+        .route("/reset/confirm", get(account::reset_confirm_page).post(account::reset_confirm))
+        .route("/account/security", get(account::security))
+        .route("/account/phrase", post(account::set_phrase))
+        .route("/account/password", post(account::change_password))
+        .route("/account/reauth", get(account::reauth_form).post(account::reauth))
+        .route("/account/sessions", get(account::sessions_page))
+        .route("/account/sessions/{id}/revoke", post(account::revoke_session))
+        .route("/account/sessions/revoke-others", post(account::revoke_others))
+        .route("/account/passkeys/{id}/remove", post(account::remove_passkey))
+        .route("/dev/mail", get(account::dev_mail))
 }
 
 /// Renders a template, turning a template failure into a logged 500.
