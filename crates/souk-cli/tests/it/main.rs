@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 #![allow(clippy::missing_panics_doc, clippy::too_many_lines, reason = "tests")]
 
+mod api_keys;
 mod browser;
 mod catalog;
 mod cli;
 mod errors;
 mod headers;
 mod identity;
+mod mfa;
 mod openapi;
 mod probes;
 mod rate_limit;

@@ -3,8 +3,10 @@
 //! that could tell an attacker whether an account exists answers the same way, in the same
 //! time, either way.
 
+pub mod api_keys;
 pub mod gate;
 pub mod login;
+pub mod mfa;
 pub mod passkeys;
 pub mod password;
 pub mod sessions;

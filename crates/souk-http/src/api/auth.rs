@@ -16,7 +16,7 @@ use souk_identity::session::{SameSite, SessionToken, clear_cookie};
 use utoipa::ToSchema;
 
 use super::dto::ProblemDoc;
-use crate::middleware::auth::{ClientInfo, Session, device_cookie, ensure_device};
+use crate::middleware::auth::{Caller, ClientInfo, Session, device_cookie, ensure_device};
 use crate::{AppState, Problem};
 
 /// A JSON body whose rejections are problem documents.
@@ -670,5 +670,257 @@ pub async fn remove_passkey(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     identity::passkeys::remove(state.souk(), &s.principal, &id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What to add to an authenticator app.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolmentDto {
+    /// For typing in by hand (base32).
+    secret: String,
+    /// The `otpauth://` URL (what the QR code holds).
+    otpauth_url: String,
+    /// An SVG QR code of `otpauth_url`.
+    qr_svg: String,
+}
+
+/// Start adding an authenticator app (TOTP); needs a sign-in within 5 minutes.
+#[utoipa::path(
+    post, path = "/api/v1/me/totp", tag = "identity",
+    responses(
+        (status = 200, description = "The secret; confirm with a first code", body = TotpEnrolmentDto),
+        (status = 403, description = "Step-up required", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "An app is already set up", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn totp_start(State(state): State<AppState>, Session(s): Session) -> Result<Response, Problem> {
+    use secrecy::ExposeSecret as _;
+    let e = identity::mfa::start_totp(state.souk(), &s.principal).await?;
+    let mut res = Json(TotpEnrolmentDto {
+        secret: e.secret_base32.expose_secret().to_owned(),
+        otpauth_url: e.otpauth_url.expose_secret().to_owned(),
+        qr_svg: e.qr_svg,
+    })
+    .into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// A code from the authenticator app.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    code: String,
+}
+
+/// Recovery codes: shown once, each works once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesDto {
+    recovery_codes: Vec<String>,
+}
+
+fn codes(list: &[SecretString]) -> Json<RecoveryCodesDto> {
+    use secrecy::ExposeSecret as _;
+    Json(RecoveryCodesDto { recovery_codes: list.iter().map(|c| c.expose_secret().to_owned()).collect() })
+}
+
+/// Confirm the authenticator app with its first code.
+#[utoipa::path(
+    post, path = "/api/v1/me/totp/confirm", tag = "identity", request_body = CodeRequest,
+    responses(
+        (status = 200, description = "On; recovery codes issued if the account had none", body = RecoveryCodesDto),
+        (status = 400, description = "Wrong code", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+    Body(req): Body<CodeRequest>,
+) -> Result<Json<RecoveryCodesDto>, Problem> {
+    Ok(codes(&identity::mfa::confirm_totp(state.souk(), &s.principal, &req.code, &client).await?))
+}
+
+/// Remove the authenticator app (needs a sign-in within 5 minutes).
+#[utoipa::path(
+    delete, path = "/api/v1/me/totp", tag = "identity",
+    responses((status = 204, description = "Removed"))
+)]
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+) -> Result<StatusCode, Problem> {
+    identity::mfa::disable_totp(state.souk(), &s.principal, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace the recovery codes (needs a sign-in within 5 minutes and a second factor).
+#[utoipa::path(
+    post, path = "/api/v1/me/recovery-codes", tag = "identity",
+    responses(
+        (status = 200, description = "Ten new codes; the old ones stop working", body = RecoveryCodesDto),
+        (status = 409, description = "No second factor yet", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+) -> Result<Json<RecoveryCodesDto>, Problem> {
+    Ok(codes(&identity::mfa::regenerate_recovery_codes(state.souk(), &s.principal, &client).await?))
+}
+
+/// Who the caller is: a signed-in person or an API key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    account_id: String,
+    handle: String,
+    role: String,
+    /// `session` or `api_key`.
+    credential: &'static str,
+    /// The key's id, for an API key.
+    api_key_id: Option<String>,
+    /// The key's scopes, for an API key.
+    scopes: Vec<String>,
+}
+
+/// Who is calling (works with an API key: use it to check one).
+#[utoipa::path(
+    get, path = "/api/v1/whoami", tag = "identity",
+    responses(
+        (status = 200, description = "The caller", body = WhoAmI),
+        (status = 401, description = "Not signed in and no valid API key", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("session" = []))
+)]
+pub async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {
+    let (credential, api_key_id, scopes) = match &p.credential {
+        identity::Credential::Session { .. } => ("session", None, Vec::new()),
+        identity::Credential::ApiKey { id, scopes } => ("api_key", Some(id.clone()), scopes.clone()),
+    };
+    Json(WhoAmI {
+        account_id: p.account.to_string(),
+        handle: p.handle.clone(),
+        role: p.role.clone(),
+        credential,
+        api_key_id,
+        scopes,
+    })
+}
+
+/// A new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKeyRequest {
+    /// A name to recognise it by ("Inventory sync").
+    name: String,
+    /// Space-separated: listings:read listings:write orders:read orders:write shop:read
+    /// payouts:read webhooks:manage (buyers may grant orders:read only).
+    scopes: String,
+    /// 1 to 365 (default 90).
+    expires_in_days: Option<u32>,
+}
+
+/// An API key (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyDto {
+    id: String,
+    name: String,
+    scopes: Vec<String>,
+    created_at: String,
+    expires_at: String,
+    last_used_at: Option<String>,
+    revoked: bool,
+}
+
+impl From<identity::api_keys::ApiKeyView> for ApiKeyDto {
+    fn from(v: identity::api_keys::ApiKeyView) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            scopes: v.scopes,
+            created_at: v.created_at.to_rfc3339(),
+            expires_at: v.expires_at.to_rfc3339(),
+            last_used_at: v.last_used_at.map(souk_domain::Timestamp::to_rfc3339),
+            revoked: v.revoked,
+        }
+    }
+}
+
+/// A created key with its token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKeyDto {
+    /// `souk_sk_…`: store it now; Souk keeps only its hash.
+    token: String,
+    key: ApiKeyDto,
+}
+
+/// Create an API key (needs a sign-in within 5 minutes).
+#[utoipa::path(
+    post, path = "/api/v1/me/api-keys", tag = "identity", request_body = NewApiKeyRequest,
+    responses(
+        (status = 201, description = "Created; the token is shown once", body = CreatedApiKeyDto),
+        (status = 400, description = "A scope your account cannot grant, or a bad expiry", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Step-up required", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+    Body(req): Body<NewApiKeyRequest>,
+) -> Result<Response, Problem> {
+    use secrecy::ExposeSecret as _;
+    let created = identity::api_keys::create(
+        state.souk(),
+        &s.principal,
+        &req.name,
+        &req.scopes,
+        req.expires_in_days.unwrap_or(90),
+        &client,
+    )
+    .await?;
+    let mut res = (
+        StatusCode::CREATED,
+        Json(CreatedApiKeyDto { token: created.token.expose_secret().to_owned(), key: created.key.into() }),
+    )
+        .into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Your API keys.
+#[utoipa::path(
+    get, path = "/api/v1/me/api-keys", tag = "identity",
+    responses(
+        (status = 200, description = "Your keys, newest first", body = [ApiKeyDto]),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    Session(s): Session,
+) -> Result<Json<Vec<ApiKeyDto>>, Problem> {
+    let list = identity::api_keys::list(state.souk(), &s.principal).await?;
+    Ok(Json(list.into_iter().map(ApiKeyDto::from).collect()))
+}
+
+/// Revoke an API key; it stops working on its next request.
+#[utoipa::path(
+    delete, path = "/api/v1/me/api-keys/{id}", tag = "identity",
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such key of yours", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    identity::api_keys::revoke(state.souk(), &s.principal, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,8 +29,36 @@ use crate::AppState;
         (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
     ),
     components(schemas(dto::ProblemDoc)),
+    modifiers(&SecuritySchemes),
 )]
 struct ApiDoc;
+
+/// The two ways to authenticate: the session cookie set at sign-in (state-changing calls
+/// also send `X-CSRF-Token`), and API keys as bearer tokens.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-souk_session",
+                "Set by sign-in; send X-CSRF-Token with state-changing calls.",
+            ))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: souk_sk_…"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The API routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,6 +90,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::passkey_register_start))
         .routes(routes!(auth::passkey_register_finish, auth::list_passkeys))
         .routes(routes!(auth::remove_passkey))
+        .routes(routes!(auth::totp_start, auth::totp_disable))
+        .routes(routes!(auth::totp_confirm))
+        .routes(routes!(auth::recovery_codes))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(auth::create_api_key, auth::list_api_keys))
+        .routes(routes!(auth::revoke_api_key))
 }
 
 /// The OpenAPI document, serialized once at start-up.

@@ -26,6 +26,10 @@ pub(crate) const PENDING_COOKIE: &str = "__Host-souk_pending";
 #[derive(Clone)]
 pub(crate) struct CurrentSession(pub Option<Arc<Authenticated>>);
 
+/// The account behind an `Authorization: Bearer souk_sk_…` API key, if any.
+#[derive(Clone)]
+pub(crate) struct CurrentApiKey(pub Option<Arc<souk_core::identity::Principal>>);
+
 /// A cookie's value from the request.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -51,6 +55,27 @@ pub(crate) async fn authenticate(
         Some(t) => souk_core::identity::sessions::authenticate(state.souk(), &t).await?.map(Arc::new),
         None => None,
     };
+    // Bearer values that look like Souk API keys are checked here; other bearer tokens (the
+    // metrics scrape token) belong to their routes.
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| token.starts_with(souk_identity::api_key::PREFIX));
+    let api_key = match presented {
+        None => None,
+        Some(token) => match souk_core::identity::api_keys::authenticate(state.souk(), token).await? {
+            Some(p) => Some(Arc::new(p)),
+            None => {
+                return Err(
+                    Problem::of("unauthorized").with_detail("The API key is not valid, expired or revoked.")
+                );
+            }
+        },
+    };
     if unsafe_method(req.method()) {
         let headers = req.headers();
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
@@ -72,6 +97,7 @@ pub(crate) async fn authenticate(
         }
     }
     req.extensions_mut().insert(CurrentSession(session));
+    req.extensions_mut().insert(CurrentApiKey(api_key));
     Ok(next.run(req).await)
 }
 
@@ -85,6 +111,26 @@ impl FromRequestParts<AppState> for Session {
         match parts.extensions.get::<CurrentSession>() {
             Some(CurrentSession(Some(s))) => Ok(Self(s.clone())),
             _ => Err(Problem::of("unauthorized").with_detail("Sign in first (POST /api/v1/auth/login).")),
+        }
+    }
+}
+
+/// An extractor for API routes open to signed-in people and API keys alike: the caller's
+/// principal (a key's scopes are checked by the use case).
+pub(crate) struct Caller(pub souk_core::identity::Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(CurrentApiKey(Some(p))) = parts.extensions.get::<CurrentApiKey>() {
+            return Ok(Self(p.as_ref().clone()));
+        }
+        match parts.extensions.get::<CurrentSession>() {
+            Some(CurrentSession(Some(s))) => Ok(Self(s.principal.clone())),
+            _ => {
+                Err(Problem::of("unauthorized").with_detail("Sign in, or send an API key as a bearer token."))
+            }
         }
     }
 }

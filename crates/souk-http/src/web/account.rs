@@ -14,12 +14,13 @@ use serde::Deserialize;
 use souk_core::CoreError;
 use souk_core::identity::login::{LoginOutcome, SecondFactor};
 use souk_core::identity::sessions::{Authenticated, IssuedSession};
-use souk_core::identity::{login, password, sessions, signup, status};
+use souk_core::identity::{login, mfa, password, sessions, signup, status};
 use souk_identity::session::{SameSite, SessionToken, clear_cookie};
 
 use super::account_views::{
-    ConfirmLinkPage, DevMailPage, LoginPage, MessagePage, PasskeyItem, ReauthPage, ResetPage,
-    SecondFactorPage, SecurityPage, SessionRow, SessionsPage, SignUpPage,
+    ApiKeyItem, ApiKeysPage, ConfirmLinkPage, DevMailPage, LoginPage, MessagePage, PasskeyItem, ReauthPage,
+    RecoveryCodesPage, ResetPage, SecondFactorPage, SecurityPage, SessionRow, SessionsPage, SignUpPage,
+    TotpSetupPage,
 };
 use super::render;
 use super::views::Layout;
@@ -516,6 +517,8 @@ pub(crate) async fn security(
         (Some("password"), _) => "Your password was changed and your other devices were signed out.",
         (Some("passkey"), _) => "Your passkey was added. You can now sign in with it.",
         (Some("passkey-removed"), _) => "The passkey was removed.",
+        (Some("totp"), _) => "Your authenticator app is on.",
+        (Some("totp-removed"), _) => "The authenticator app was removed.",
         _ => "",
     };
     Ok(render(&security_page(&state, &s, String::new(), notice.into()).await?)?.into_response())
@@ -710,6 +713,205 @@ pub(crate) async fn remove_passkey(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn codes_page(notice: &str, codes: &[SecretString]) -> Result<Response, Problem> {
+    Ok(no_store(
+        render(&RecoveryCodesPage {
+            layout: Layout::new("Recovery codes"),
+            notice: notice.to_owned(),
+            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+        })?
+        .into_response(),
+    ))
+}
+
+pub(crate) async fn totp_start(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/security") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    match mfa::start_totp(state.souk(), &s.principal).await {
+        Ok(e) => Ok(no_store(
+            render(&TotpSetupPage {
+                layout: Layout::new("Add an authenticator app"),
+                error: String::new(),
+                notice: String::new(),
+                csrf: s.csrf.clone(),
+                qr_svg: e.qr_svg,
+                secret: e.secret_base32.expose_secret().to_owned(),
+            })?
+            .into_response(),
+        )),
+        Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub(crate) async fn totp_confirm(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/security") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    match mfa::confirm_totp(state.souk(), &s.principal, &f.code, &client).await {
+        Ok(codes) if codes.is_empty() => Ok(see_other("/account/security?done=totp")),
+        Ok(codes) => codes_page("Your authenticator app is on.", &codes),
+        Err(e) => {
+            let page = MessagePage {
+                layout: Layout::new("Code not accepted"),
+                heading: "That code was not accepted".into(),
+                paragraphs: vec![inline(e)?, "Start again from the security centre.".into()],
+                link: "/account/security".into(),
+                link_label: "Back to the security centre".into(),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    }
+}
+
+pub(crate) async fn totp_disable(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/security") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    match mfa::disable_totp(state.souk(), &s.principal, &client).await {
+        Ok(()) => Ok(see_other("/account/security?done=totp-removed")),
+        Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn recovery_codes(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/security") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    match mfa::regenerate_recovery_codes(state.souk(), &s.principal, &client).await {
+        Ok(codes) => codes_page("New recovery codes: the old ones no longer work.", &codes),
+        Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn api_keys_page(
+    state: &AppState,
+    s: &Authenticated,
+    error: String,
+    notice: String,
+    token: String,
+) -> Result<ApiKeysPage, Problem> {
+    let day = |t: souk_domain::Timestamp| t.to_rfc3339().chars().take(10).collect::<String>();
+    let keys = souk_core::identity::api_keys::list(state.souk(), &s.principal)
+        .await?
+        .into_iter()
+        .map(|k| ApiKeyItem {
+            scopes: k.scopes.join(" "),
+            expires_at: day(k.expires_at),
+            last_used_at: k.last_used_at.map_or_else(|| "never".to_owned(), day),
+            id: k.id,
+            name: k.name,
+            revoked: k.revoked,
+        })
+        .collect();
+    Ok(ApiKeysPage { layout: Layout::new("API keys"), error, notice, csrf: s.csrf.clone(), token, keys })
+}
+
+pub(crate) async fn api_keys(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/api-keys") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    Ok(render(&api_keys_page(&state, &s, String::new(), String::new(), String::new()).await?)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewKeyForm {
+    csrf: String,
+    name: String,
+    scopes: String,
+    expires_in_days: String,
+}
+
+pub(crate) async fn create_api_key(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<NewKeyForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/api-keys") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    let days = f.expires_in_days.trim().parse::<u32>().unwrap_or(0);
+    match souk_core::identity::api_keys::create(state.souk(), &s.principal, &f.name, &f.scopes, days, &client)
+        .await
+    {
+        Ok(created) => {
+            let token = created.token.expose_secret().to_owned();
+            let page = api_keys_page(&state, &s, String::new(), "Key created.".into(), token).await?;
+            Ok(no_store(render(&page)?.into_response()))
+        }
+        Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/api-keys")),
+        Err(e) => {
+            let page = api_keys_page(&state, &s, inline(e)?, String::new(), String::new()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    }
+}
+
+pub(crate) async fn revoke_api_key(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/api-keys") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    souk_core::identity::api_keys::revoke(state.souk(), &s.principal, &id, &client).await?;
+    Ok(see_other("/account/api-keys"))
 }
 
 /// The development outbox, for loopback clients while mail goes to the outbox folder: it

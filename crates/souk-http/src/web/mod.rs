@@ -41,6 +41,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/sessions/{id}/revoke", post(account::revoke_session))
         .route("/account/sessions/revoke-others", post(account::revoke_others))
         .route("/account/passkeys/{id}/remove", post(account::remove_passkey))
+        .route("/account/totp/start", post(account::totp_start))
+        .route("/account/totp/confirm", post(account::totp_confirm))
+        .route("/account/totp/disable", post(account::totp_disable))
+        .route("/account/recovery-codes", post(account::recovery_codes))
+        .route("/account/api-keys", get(account::api_keys).post(account::create_api_key))
+        .route("/account/api-keys/{id}/revoke", post(account::revoke_api_key))
         .route("/dev/mail", get(account::dev_mail))
 }
 
