@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Staff accounts: create one (prints its single-use sign-in link, also mailed).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -98,6 +103,22 @@ enum AuditAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Create a staff account. It signs in once with the printed link and adds a passkey.
+    Create {
+        /// The staff member's email address.
+        #[arg(long)]
+        email: String,
+        /// Their name.
+        #[arg(long)]
+        name: String,
+        /// A role: support, trust_safety, finance or admin (repeat for several).
+        #[arg(long = "role", default_value = "admin")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigAction {
     /// Print every setting with its default and documentation, as a loadable TOML file.
     Example,
@@ -132,6 +153,7 @@ pub fn run() -> ExitCode {
         | Command::Demo
         | Command::Keys { .. }
         | Command::Audit { .. }
+        | Command::Admin { .. }
         | Command::Config { action: ConfigAction::Check } => {}
     }
     let mut flags = Vec::new();
@@ -181,6 +203,7 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(&config).await,
             Command::Keys { action } => keys(&config, action, &operator).await,
             Command::Audit { action } => audit(&config, action).await,
+            Command::Admin { action } => admin(&config, action, &operator).await,
             Command::Config { .. } | Command::Openapi => Ok(()),
         }
     });
@@ -221,6 +244,32 @@ async fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
     result
 }
 
+async fn admin(config: &Config, action: AdminAction, operator: &str) -> anyhow::Result<()> {
+    let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
+    let result = match action {
+        AdminAction::Create { email, name, roles } => async {
+            let roles = souk_core::staff::parse_roles(&roles)?;
+            let invitation =
+                souk_core::staff::create_staff_as_operator(&souk, operator, &email, &name, &roles).await?;
+            println!("staff account {} created for {email}", invitation.account);
+            println!(
+                "sign-in link (single use, {} hours): {}",
+                souk_core::staff::INVITE_SECS / 3600,
+                invitation.link
+            );
+            println!(
+                "the link was also mailed to {email}; after signing in, add a passkey in the security centre"
+            );
+            Ok::<_, anyhow::Error>(())
+        }
+        .await,
+    };
+    // Let the invitation mail leave before the process ends.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    souk.store.close().await;
+    result
+}
+
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let started = server::start(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
     let url = format!("{}/", config.public_url);
@@ -234,6 +283,13 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     if let Some(ca) = &started.ca_cert {
         println!("  Local CA      {} (trust it once: see README, \"Trust the local CA\")", ca.display());
+    }
+    if config.smtp_url.is_none() {
+        println!("  Mail outbox   {url}dev/mail (from this machine only; no SMTP relay is configured)");
+    }
+    if let Some(link) = &started.setup_link {
+        println!("  First admin   {link}");
+        println!("                (single use, expires in 1 hour; or run `souk admin create`)");
     }
     println!("  Stop          Ctrl-C");
     server::shutdown_signal().await;

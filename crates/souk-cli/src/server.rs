@@ -30,6 +30,8 @@ pub struct Started {
     pub http_addr: Option<SocketAddr>,
     /// The local CA certificate users should trust, when Souk issued its own certificate.
     pub ca_cert: Option<PathBuf>,
+    /// The first-admin setup link, when Souk has no admin yet (single use, one hour).
+    pub setup_link: Option<String>,
     pub state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -201,6 +203,8 @@ pub async fn start(
     if config.demo_on_empty && souk_core::demo::catalog_is_empty(&souk).await? {
         souk_core::demo::load(&souk).await.context("cannot load the demo marketplace")?;
     }
+    let setup_link =
+        souk_core::staff::first_admin_link(&souk).await.context("cannot issue the setup link")?;
     souk_core::audit::checkpoint(&souk).await.context("cannot sign an audit checkpoint")?;
     let http_config = HttpConfig {
         public_url: config.public_url.clone(),
@@ -247,7 +251,7 @@ pub async fn start(
         store.close().await;
     });
     tracing::info!(%https_addr, ?http_addr, "listening");
-    Ok(Started { https_addr, http_addr, ca_cert, state, stop, task })
+    Ok(Started { https_addr, http_addr, ca_cert, setup_link, state, stop, task })
 }
 
 /// Every 30 seconds: mail the owners of accounts whose password was used without the

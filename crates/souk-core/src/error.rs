@@ -21,6 +21,9 @@ pub enum CoreError {
     /// Authorization refused the action.
     #[error("not permitted")]
     Forbidden,
+    /// Staff actions need a session signed in with a passkey.
+    #[error("sign in with a passkey for staff actions")]
+    PasskeyRequired,
     /// A sensitive action needs a fresh authentication (step-up) first.
     #[error("confirm it is you first")]
     StepUpRequired,

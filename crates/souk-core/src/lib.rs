@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod audit_read;
+pub mod authz;
 pub mod catalog;
 pub mod demo;
 mod error;
@@ -10,6 +12,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod mail;
+pub mod staff;
 
 use std::sync::Arc;
 

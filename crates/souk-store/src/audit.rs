@@ -114,6 +114,51 @@ pub async fn rows_from(conn: &mut AnyConnection, from: i64, limit: u32) -> Resul
     rows.iter().map(audit_row).collect()
 }
 
+/// Which entries a reader wants. Every field narrows; `None` does not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: Option<String>,
+    /// Times in microseconds, `from` inclusive and `to` exclusive.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Entries matching `filter` with `seq > after`, oldest first, at most `limit`.
+pub async fn query(
+    conn: &mut AnyConnection,
+    filter: &AuditFilter,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let mut sql = Sql::new(SELECT);
+    sql.push(" WHERE seq > ").bind(Param::Int(after.unwrap_or(-1)));
+    let text = [
+        (" AND actor_id = ", &filter.actor_id),
+        (" AND action = ", &filter.action),
+        (" AND target_kind = ", &filter.target_kind),
+        (" AND target_id = ", &filter.target_id),
+        (" AND outcome = ", &filter.outcome),
+    ];
+    for (clause, value) in text {
+        if let Some(v) = value {
+            sql.push(clause).bind(Param::Text(v.clone()));
+        }
+    }
+    if let Some(from) = filter.from {
+        sql.push(" AND at >= ").bind(Param::Int(from));
+    }
+    if let Some(to) = filter.to {
+        sql.push(" AND at < ").bind(Param::Int(to));
+    }
+    sql.push(" ORDER BY seq LIMIT ").bind(Param::Int(i64::from(limit)));
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(audit_row).collect()
+}
+
 /// The stored leaf hashes of positions `0..size`, in order (for proofs).
 pub async fn leaf_hashes(
     conn: &mut AnyConnection,

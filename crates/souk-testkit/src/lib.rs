@@ -94,6 +94,7 @@ impl Builder {
         };
         let started = server::start(&config, clock, Arc::new(OsEntropy::new())).await.expect("server starts");
         let ca_pem = std::fs::read(started.ca_cert.as_ref().expect("local CA")).expect("CA file");
+        let setup_link = started.setup_link.clone();
         let client = client_trusting(&ca_pem, started.https_addr);
         Some(TestApp {
             https: started.https_addr,
@@ -106,6 +107,7 @@ impl Builder {
             pg_db,
             started: Some(started),
             dir,
+            setup_link,
         })
     }
 
@@ -133,6 +135,8 @@ pub struct TestApp {
     pg_db: Option<postgres::TestDatabase>,
     started: Option<Started>,
     pub dir: tempfile::TempDir,
+    /// The first-admin setup link printed at start.
+    pub setup_link: Option<String>,
 }
 
 impl TestApp {

@@ -15,6 +15,8 @@ mod openapi;
 mod probes;
 mod rate_limit;
 mod shutdown;
+mod soft_passkey;
+mod staff;
 mod tls;
 mod trust;
 

@@ -248,8 +248,17 @@ pub struct Principal {
 /// How a request was authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    Session { id: String, authenticated_at: souk_domain::Timestamp, staff: bool },
-    ApiKey { id: String, scopes: Vec<String> },
+    Session {
+        id: String,
+        authenticated_at: souk_domain::Timestamp,
+        staff: bool,
+        /// How the session signed in: `password`, `password+totp`, `passkey`, `email_link`…
+        method: String,
+    },
+    ApiKey {
+        id: String,
+        scopes: Vec<String>,
+    },
 }
 
 impl Principal {

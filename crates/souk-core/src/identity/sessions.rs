@@ -141,7 +141,12 @@ pub async fn authenticate(souk: &Souk, token: &SessionToken) -> Result<Option<Au
     let recently_authenticated = policy.recently_authenticated(&times, now);
     let principal = principal_of(
         &account,
-        Credential::Session { id: row.id, authenticated_at: times.authenticated_at, staff },
+        Credential::Session {
+            id: row.id,
+            authenticated_at: times.authenticated_at,
+            staff,
+            method: row.method,
+        },
     );
     Ok(Some(Authenticated { principal, csrf: souk.identity.csrf_token(&key), key, recently_authenticated }))
 }

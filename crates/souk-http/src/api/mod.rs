@@ -7,6 +7,7 @@ mod csp;
 pub mod docs;
 mod dto;
 mod health;
+mod staff;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ use crate::AppState;
         (name = "catalog", description = "Shops, listings and categories on the storefront."),
         (name = "operations", description = "Health probes for load balancers and orchestrators."),
         (name = "security", description = "Security reporting endpoints."),
+        (name = "staff", description = "The staff console's API: account look-up, staff roles, the audit log."),
         (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
     ),
     components(schemas(dto::ProblemDoc)),
@@ -96,6 +98,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::whoami))
         .routes(routes!(auth::create_api_key, auth::list_api_keys))
         .routes(routes!(auth::revoke_api_key))
+        .routes(routes!(staff::view_account))
+        .routes(routes!(staff::create_staff))
+        .routes(routes!(staff::assign_roles))
+        .routes(routes!(staff::read_audit))
+        .routes(routes!(staff::export_audit))
 }
 
 /// The OpenAPI document, serialized once at start-up.

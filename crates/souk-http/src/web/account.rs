@@ -19,8 +19,8 @@ use souk_identity::session::{SameSite, SessionToken, clear_cookie};
 
 use super::account_views::{
     ApiKeyItem, ApiKeysPage, ConfirmLinkPage, DevMailPage, LoginPage, MessagePage, PasskeyItem, ReauthPage,
-    RecoveryCodesPage, ResetPage, SecondFactorPage, SecurityPage, SessionRow, SessionsPage, SignUpPage,
-    TotpSetupPage,
+    RecoveryCodesPage, ResetPage, SecondFactorPage, SecurityPage, SessionRow, SessionsPage, SetupPage,
+    SignUpPage, TotpSetupPage,
 };
 use super::render;
 use super::views::Layout;
@@ -912,6 +912,49 @@ pub(crate) async fn revoke_api_key(
     check_csrf(&state, &s, &f.csrf)?;
     souk_core::identity::api_keys::revoke(state.souk(), &s.principal, &id, &client).await?;
     Ok(see_other("/account/api-keys"))
+}
+
+pub(crate) async fn setup_page(Query(q): Query<TokenQuery>) -> Result<Html<String>, Problem> {
+    render(&SetupPage {
+        layout: Layout::new("Set up Souk"),
+        error: String::new(),
+        notice: String::new(),
+        token: q.token.unwrap_or_default(),
+        email: String::new(),
+        name: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SetupForm {
+    token: String,
+    email: String,
+    name: String,
+}
+
+pub(crate) async fn setup(
+    State(state): State<AppState>,
+    ClientInfo(mut client): ClientInfo,
+    Form(f): Form<SetupForm>,
+) -> Result<Response, Problem> {
+    let device = ensure_device(&mut client, state.souk().entropy.as_ref());
+    match souk_core::staff::complete_setup(state.souk(), &f.token, &f.email, &f.name, &client).await {
+        Ok(session) => Ok(signed_in(&session, "/account/security?welcome=1", device.as_ref())),
+        Err(e) => {
+            let page = SetupPage {
+                layout: Layout::new("Set up Souk"),
+                error: match e {
+                    CoreError::Conflict(reason) => reason,
+                    other => inline(other)?,
+                },
+                notice: String::new(),
+                token: f.token,
+                email: f.email,
+                name: f.name,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    }
 }
 
 /// The development outbox, for loopback clients while mail goes to the outbox folder: it

@@ -175,3 +175,14 @@ pub(crate) struct ApiKeysPage {
     pub token: String,
     pub keys: Vec<ApiKeyItem>,
 }
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub(crate) struct SetupPage {
+    pub layout: Layout,
+    pub error: String,
+    pub notice: String,
+    pub token: String,
+    pub email: String,
+    pub name: String,
+}

@@ -47,6 +47,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/recovery-codes", post(account::recovery_codes))
         .route("/account/api-keys", get(account::api_keys).post(account::create_api_key))
         .route("/account/api-keys/{id}/revoke", post(account::revoke_api_key))
+        .route("/setup", get(account::setup_page).post(account::setup))
         .route("/dev/mail", get(account::dev_mail))
 }
 

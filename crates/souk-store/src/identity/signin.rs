@@ -334,6 +334,22 @@ pub async fn retire_tokens(
     Ok(done.rows_affected())
 }
 
+/// Invalidates every unused token of this purpose that names no account (setup links).
+pub async fn retire_unowned_tokens(
+    conn: &mut AnyConnection,
+    purpose: &str,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $2 WHERE account_id IS NULL AND purpose = $1 AND used_at IS NULL",
+    )
+    .bind(purpose)
+    .bind(now.as_micros())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Whether an unused, unexpired token of this purpose exists (the first-admin link).
 pub async fn live_token_exists(
     conn: &mut AnyConnection,
