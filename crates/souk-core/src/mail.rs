@@ -80,7 +80,11 @@ impl Mailer {
         let loopback = match parsed.host() {
             Some(url::Host::Ipv4(a)) => a.is_loopback(),
             Some(url::Host::Ipv6(a)) => a.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
+            // `smtp:` is not a special scheme to the URL parser: addresses arrive as names.
+            Some(url::Host::Domain(d)) => {
+                d == "localhost"
+                    || d.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+            }
             None => false,
         };
         // SECURITY: credentials and mail contents (reset links) must not cross a network in clear.

@@ -16,6 +16,7 @@
 
 pub mod browser;
 mod postgres;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

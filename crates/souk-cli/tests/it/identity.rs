@@ -474,3 +474,103 @@ async fn answers_take_the_same_time_whether_or_not_an_account_exists() {
     assert_same_time("sign-up", medians(N, signup).await);
     app.stop().await;
 }
+
+/// With `mail.smtp_url` set, mail leaves over SMTP (here a real listener on loopback):
+/// nothing is written to the outbox folder, and the message carries the phrase and link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_out_over_smtp_when_configured() {
+    let smtp = souk_testkit::smtp::SmtpSink::start().await;
+    let app = TestApp::builder(Db::Sqlite)
+        .set("mail.smtp_url", smtp.url())
+        .set("mail.from", "Souk Test <no-reply@souk.test>")
+        .spawn()
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": "smtp@example.com", "name": "Mail", "password": PASSWORD, "phrase": "copper kettle" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let m = smtp.wait_for("smtp@example.com").await;
+    assert_eq!(m.from, "<no-reply@souk.test>");
+    assert!(m.data.contains("Subject: Confirm your email address for Souk"), "{}", m.data);
+    assert!(m.data.contains("copper kettle"), "{}", m.data);
+    assert!(m.data.contains("verify-email?token="), "{}", m.data);
+    assert!(app.outbox().is_empty(), "nothing in the outbox");
+    // The development mail page does not exist when mail goes out for real.
+    assert_eq!(app.get("/dev/mail").await.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_smtp_to_a_remote_relay_is_refused_at_start() {
+    let err = souk_cli::config::Config::load(&souk_cli::config::Sources {
+        flags: vec![("mail.smtp_url", "smtp://user:secret@mail.example.com:25".into())],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "mail.smtp_url");
+    assert!(err.message.contains("smtps://"), "{err}");
+    assert!(!err.to_string().contains("secret"), "the password is not echoed: {err}");
+}
+
+/// The development outbox page shows mail to this machine only: it holds live links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_mail_page_is_for_loopback_only() {
+    let app = TestApp::builder(Db::Sqlite).set("http.trusted_proxies", "127.0.0.1/32").spawn().await;
+    let _ = member(&app, "outbox@example.com").await;
+    let page = app.get("/dev/mail").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    assert!(page.text().await.unwrap().contains("Confirm your email address for Souk"));
+    let remote =
+        app.client.get(app.url("/dev/mail")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(remote.status(), 404, "a client behind the proxy is not this machine");
+    app.stop().await;
+}
+
+/// Password spraying: one common password against many accounts from many addresses.
+/// Common passwords cannot be chosen at sign-up (breach list, zxcvbn), every miss costs
+/// the account's throttle a delay, and each account is answered alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_spraying_finds_nothing_to_spray() {
+    let app = TestApp::builder(Db::Sqlite).set("http.trusted_proxies", "127.0.0.1/32").spawn().await;
+    for weak in ["Password123!", "qwertyuiop123456", "iloveyou12345678", "Summer2026Summer2026"] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/signup"))
+            .json(&json!({ "email": "weak@example.com", "name": "W", "password": weak }))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(res, 400, "invalid_parameter").await;
+        assert!(body["detail"].as_str().unwrap().starts_with("password:"), "{weak}: {body}");
+    }
+    for i in 0..5 {
+        let _ = member(&app, &format!("victim{i}@example.com")).await;
+    }
+    for i in 0..5 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("198.51.{i}.10"))
+            .json(&json!({ "email": format!("victim{i}@example.com"), "password": "Password123!" }))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 401, "invalid_credentials").await;
+        // A second guess at the same account from yet another address waits its turn.
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.{i}.10"))
+            .json(&json!({ "email": format!("victim{i}@example.com"), "password": "Welcome123!" }))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 429, "too_many_attempts").await;
+    }
+    app.stop().await;
+}
