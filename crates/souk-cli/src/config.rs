@@ -180,6 +180,11 @@ pub const OPTIONS: &[Opt] = &[
         "Sign-in attempts per minute from one client address (IPv6: /64), checked before any password hashing.",
     ),
     opt(
+        "identity.password_hash_concurrency",
+        "0",
+        "Password hashes computed at once; 0 means one fewer than the CPU cores (at least 1), so sign-in floods leave a core for other requests.",
+    ),
+    opt(
         "identity.login_per_network_per_minute",
         "120",
         "Sign-in attempts per minute from one network (IPv4 /24, IPv6 /48), checked before any hashing.",
@@ -264,6 +269,7 @@ struct RawIdentity {
     staff_need_passkey: bool,
     login_per_address_per_minute: u32,
     login_per_network_per_minute: u32,
+    password_hash_concurrency: u32,
 }
 
 #[derive(Deserialize)]
@@ -764,6 +770,7 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             sources,
         )?)
         .unwrap_or(u32::MAX),
+        hash_concurrency: usize::try_from(id.password_hash_concurrency).unwrap_or(1),
     };
     Ok(Config {
         smtp_url,

@@ -54,6 +54,9 @@ pub struct IdentityConfig {
     pub login_per_address_per_minute: u32,
     /// Sign-in attempts per minute from one network (IPv4 /24, IPv6 /48).
     pub login_per_network_per_minute: u32,
+    /// Password hashes computed at once; 0 means one fewer than the cores (at least one),
+    /// so a sign-in flood always leaves a core for everything else.
+    pub hash_concurrency: usize,
 }
 
 impl Default for IdentityConfig {
@@ -71,6 +74,7 @@ impl Default for IdentityConfig {
             staff_need_passkey: true,
             login_per_address_per_minute: 20,
             login_per_network_per_minute: 120,
+            hash_concurrency: 0,
         }
     }
 }
@@ -82,7 +86,8 @@ pub struct Identity {
     hasher: Arc<PasswordHasher>,
     csrf: CsrfKey,
     pub mailer: Mailer,
-    /// Bounds concurrent argon2 work to the cores, so a flood queues instead of thrashing.
+    /// Bounds concurrent argon2 work (cores - 1 by default), so a flood queues instead of
+    /// taking every core from the other requests.
     hash_slots: Arc<Semaphore>,
     pub gate: gate::LoginGate,
     pub(crate) recovery_key: souk_crypto::KeyBytes,
@@ -121,6 +126,10 @@ impl Identity {
         let passkeys = souk_identity::passkey::Passkeys::new(&rp_id, &config.public_url, "Souk")
             .map_err(|e| CoreError::invalid("server.public_url", e))?;
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let slots = match config.hash_concurrency {
+            0 => cores.saturating_sub(1).max(1),
+            n => n,
+        };
         Ok(Self {
             gate: gate::LoginGate::new(
                 config.login_per_address_per_minute,
@@ -130,7 +139,7 @@ impl Identity {
             hasher: Arc::new(hasher),
             csrf: CsrfKey::new(keys.identity_key("csrf").expose()),
             mailer,
-            hash_slots: Arc::new(Semaphore::new(cores)),
+            hash_slots: Arc::new(Semaphore::new(slots)),
             recovery_key: keys.identity_key("recovery-codes"),
             passkeys,
         })
