@@ -76,6 +76,23 @@
     });
   }
 
+  var reauth = document.getElementById("passkey-reauth");
+  if (reauth) {
+    reauth.addEventListener("click", function () {
+      var csrf = reauth.getAttribute("data-csrf");
+      post("/api/v1/me/reauthenticate/passkey/start", {}, csrf).then(function (r) {
+        if (!r.res.ok) throw new Error(r.json.detail || "Could not start.");
+        return navigator.credentials.get(requestOptions(r.json.options)).then(function (cred) {
+          return post("/api/v1/me/reauthenticate/passkey/finish",
+            { ceremony_id: r.json.ceremony_id, credential: credentialJson(cred) }, csrf);
+        });
+      }).then(function (r) {
+        if (!r.res.ok) throw new Error(r.json.detail || "The passkey was not accepted.");
+        window.location.assign(reauth.getAttribute("data-next") || "/account/security");
+      }).catch(function (e) { say(e && e.message ? e.message : "The passkey was not accepted."); });
+    });
+  }
+
   var add = document.getElementById("passkey-add");
   if (add) {
     add.addEventListener("click", function () {

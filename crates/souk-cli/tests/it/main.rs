@@ -12,6 +12,7 @@ mod headers;
 mod identity;
 mod mfa;
 mod openapi;
+mod passkeys;
 mod probes;
 mod rate_limit;
 mod shutdown;

@@ -57,9 +57,26 @@ impl Device {
         res.status().as_u16()
     }
 
+    /// The account (user handle) this device's passkey belongs to.
+    pub fn user(&self) -> uuid::Uuid {
+        self.credential.as_ref().expect("a registered passkey").1
+    }
+
     /// Signs `client` in with the passkey (passwordless); returns the response.
     pub async fn sign_in(&mut self, app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
-        let (raw_id, user) = self.credential.clone().expect("a registered passkey");
+        let user = self.user();
+        self.sign_in_claiming(app, client, user).await
+    }
+
+    /// Signs in with this device's passkey while claiming to be `user` (the user handle is
+    /// unsigned, so a malicious client can put anything there).
+    pub async fn sign_in_claiming(
+        &mut self,
+        app: &TestApp,
+        client: &reqwest::Client,
+        user: uuid::Uuid,
+    ) -> reqwest::Response {
+        let (raw_id, _) = self.credential.clone().expect("a registered passkey");
         let body: Value =
             client.post(app.url("/api/v1/auth/passkey/start")).send().await.unwrap().json().await.unwrap();
         let mut options: RequestChallengeResponse = serde_json::from_value(body["options"].clone()).unwrap();
@@ -75,5 +92,29 @@ impl Device {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Confirms it is the user (step-up) with the passkey on the signed-in `client`.
+    pub async fn reauthenticate(&mut self, app: &TestApp, client: &reqwest::Client, csrf: &str) -> u16 {
+        let res = client
+            .post(app.url("/api/v1/me/reauthenticate/passkey/start"))
+            .header("x-csrf-token", csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let options: RequestChallengeResponse = serde_json::from_value(body["options"].clone()).unwrap();
+        assert!(!options.public_key.allow_credentials.is_empty(), "step-up names the account's passkeys");
+        let credential = self.auth.do_authentication(Self::origin(app), options).unwrap();
+        client
+            .post(app.url("/api/v1/me/reauthenticate/passkey/finish"))
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "ceremony_id": body["ceremony_id"], "credential": credential }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 }

@@ -127,8 +127,24 @@ pub async fn finish_registration(
         return Err(CoreError::Unauthenticated);
     }
     let state = souk_identity::passkey::RegistrationState::from_json(state.as_bytes()).map_err(internal)?;
-    let passkey =
-        souk.identity.passkeys.finish_registration(response, state, now).map_err(|e| rejected(&e))?;
+    let passkey = match souk.identity.passkeys.finish_registration(response, state, now) {
+        Ok(p) => p,
+        Err(e) => {
+            // The ceremony is used up by a failed answer too.
+            tx.record(&[Event {
+                actor: principal.actor(client.ip),
+                action: "passkey.register",
+                target_kind: "passkey",
+                target_id: String::new(),
+                outcome: Outcome::Failure,
+                request_id: client.request_id.clone(),
+                detail: serde_json::json!({}),
+            }])
+            .await?;
+            tx.commit().await?;
+            return Err(rejected(&e));
+        }
+    };
     let id = souk_domain::ids::new_uuid_v7(now, souk.entropy.as_ref()).to_string();
     let row = PasskeyRow {
         id: id.clone(),
@@ -233,16 +249,22 @@ pub async fn finish_login(
     };
     let state = souk_identity::passkey::DiscoverableState::from_json(state.as_bytes()).map_err(internal)?;
     let passkeys = &souk.identity.passkeys;
-    let claimed = passkeys.identify_discoverable_login(response).map_err(|e| rejected(&e))?;
-    let account = souk_domain::ids::AccountId::from_uuid(claimed.user_id);
-    let rows = factors::passkeys_of(tx.conn(), account).await?;
-    let stored = rows.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
-    let auth = store::account_auth(tx.conn(), account).await?;
-    let verified = match (&auth, stored.is_empty()) {
-        (Some(a), false) if a.disabled_at.is_none() => passkeys
-            .finish_discoverable_login(response, state, claimed.user_id, &stored, now)
-            .map_err(|e| rejected(&e)),
-        _ => Err(CoreError::Unauthenticated),
+    // Every failure from here on consumes the ceremony: it is committed with the audit entry.
+    let (rows, stored, auth, verified) = match passkeys.identify_discoverable_login(response) {
+        Err(e) => (Vec::new(), Vec::new(), None, Err(rejected(&e))),
+        Ok(claimed) => {
+            let account = souk_domain::ids::AccountId::from_uuid(claimed.user_id);
+            let rows = factors::passkeys_of(tx.conn(), account).await?;
+            let stored = rows.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+            let auth = store::account_auth(tx.conn(), account).await?;
+            let verified = match (&auth, stored.is_empty()) {
+                (Some(a), false) if a.disabled_at.is_none() => passkeys
+                    .finish_discoverable_login(response, state, claimed.user_id, &stored, now)
+                    .map_err(|e| rejected(&e)),
+                _ => Err(CoreError::Unauthenticated),
+            };
+            (rows, stored, auth, verified)
+        }
     };
     let result = match verified {
         Ok(r) => r,
@@ -300,4 +322,84 @@ pub async fn finish_login(
         super::login::alert_new_device(souk, &account, client).await;
     }
     Ok(session)
+}
+
+/// Starts a step-up with one of the principal's own passkeys.
+pub async fn start_reauthentication(souk: &Souk, principal: &Principal) -> Result<Ceremony, CoreError> {
+    let mut conn = souk.store.conn().await?;
+    let own = factors::passkeys_of(&mut conn, principal.account)
+        .await?
+        .iter()
+        .map(parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(conn);
+    if own.is_empty() {
+        return Err(CoreError::invalid("passkey", "this account has no passkey"));
+    }
+    let (options, state) =
+        souk.identity.passkeys.start_login(&own, souk.clock.now()).map_err(|e| rejected(&e))?;
+    let id =
+        keep(souk, "reauthenticate", Some(principal.account), &state.to_json().map_err(internal)?).await?;
+    Ok(Ceremony { id, options: serde_json::to_value(options).map_err(internal)? })
+}
+
+/// Finishes a step-up: the session counts as freshly authenticated for five minutes.
+pub async fn finish_reauthentication(
+    souk: &Souk,
+    principal: &Principal,
+    ceremony: &str,
+    response: &PublicKeyCredential,
+    client: &Client,
+) -> Result<(), CoreError> {
+    let super::Credential::Session { id: session_id, .. } = &principal.credential else {
+        return Err(CoreError::Forbidden);
+    };
+    let ceremony = SessionToken::from_cookie(ceremony).ok_or(CoreError::Unauthenticated)?;
+    let now = souk.clock.now();
+    let mut tx = AuditedTx::begin(souk).await?;
+    let Some((Some(owner), state)) =
+        factors::take_ceremony(tx.conn(), &ceremony.key().0, "reauthenticate", now).await?
+    else {
+        return Err(CoreError::invalid(
+            "ceremony",
+            "that took too long or was already used; please try again",
+        ));
+    };
+    if owner != principal.account {
+        return Err(CoreError::Unauthenticated);
+    }
+    let state = souk_identity::passkey::LoginState::from_json(state.as_bytes()).map_err(internal)?;
+    let verified = souk.identity.passkeys.finish_login(response, state, now).map_err(|e| rejected(&e));
+    let mut event = Event {
+        actor: principal.actor(client.ip),
+        action: "session.reauthenticate",
+        target_kind: "session",
+        target_id: session_id.clone(),
+        outcome: Outcome::Success,
+        request_id: client.request_id.clone(),
+        detail: serde_json::json!({ "method": "passkey" }),
+    };
+    let result = match verified {
+        Ok(r) => r,
+        Err(e) => {
+            event.outcome = Outcome::Failure;
+            tx.record(&[event]).await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+    for row in factors::passkeys_of(tx.conn(), principal.account).await? {
+        let mut pk = parse(&row)?;
+        match souk_identity::passkey::refresh(&mut pk, &result) {
+            Refresh::Changed => {
+                let json = serde_json::to_string(&pk).map_err(internal)?;
+                factors::passkey_used(tx.conn(), &row.id, Some(&json), now).await?;
+            }
+            Refresh::Unchanged => factors::passkey_used(tx.conn(), &row.id, None, now).await?,
+            Refresh::OtherCredential => {}
+        }
+    }
+    souk_store::identity::sessions::reauthenticated(tx.conn(), session_id, now).await?;
+    tx.record(&[event]).await?;
+    tx.commit().await
 }

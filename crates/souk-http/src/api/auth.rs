@@ -924,3 +924,43 @@ pub async fn revoke_api_key(
     identity::api_keys::revoke(state.souk(), &s.principal, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Start confirming it is you with one of your passkeys (step-up).
+#[utoipa::path(
+    post, path = "/api/v1/me/reauthenticate/passkey/start", tag = "identity",
+    responses(
+        (status = 200, description = "Options for navigator.credentials.get()", body = CeremonyResponse),
+        (status = 400, description = "The account has no passkey", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reauth_passkey_start(
+    State(state): State<AppState>,
+    Session(s): Session,
+) -> Result<Json<CeremonyResponse>, Problem> {
+    Ok(ceremony(identity::passkeys::start_reauthentication(state.souk(), &s.principal).await?))
+}
+
+/// Finish a passkey step-up; valid for 5 minutes.
+#[utoipa::path(
+    post, path = "/api/v1/me/reauthenticate/passkey/finish", tag = "identity", request_body = PasskeyLoginRequest,
+    responses(
+        (status = 204, description = "Confirmed"),
+        (status = 401, description = "Not accepted", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reauth_passkey_finish(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+    Body(req): Body<PasskeyLoginRequest>,
+) -> Result<StatusCode, Problem> {
+    identity::passkeys::finish_reauthentication(
+        state.souk(),
+        &s.principal,
+        &req.ceremony_id,
+        &req.credential,
+        &client,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

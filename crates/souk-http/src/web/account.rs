@@ -591,6 +591,7 @@ pub(crate) async fn reauth_form(
         notice: String::new(),
         csrf: s.csrf.clone(),
         next: safe_next(q.next.as_deref()),
+        script: crate::assets::url("passkey.js"),
     })?
     .into_response())
 }
@@ -623,6 +624,7 @@ pub(crate) async fn reauth(
                 notice: String::new(),
                 csrf: s.csrf.clone(),
                 next,
+                script: crate::assets::url("passkey.js"),
             };
             Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response())
         }

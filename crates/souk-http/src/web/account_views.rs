@@ -78,6 +78,7 @@ pub(crate) struct ReauthPage {
     pub notice: String,
     pub csrf: String,
     pub next: String,
+    pub script: String,
 }
 
 #[derive(Template)]
