@@ -21,6 +21,9 @@ pub enum CoreError {
     /// Authorization refused the action.
     #[error("not permitted")]
     Forbidden,
+    /// The account's role requires a second factor it does not have yet.
+    #[error("add a passkey or an authenticator app first")]
+    MfaRequired,
     /// Staff actions need a session signed in with a passkey.
     #[error("sign in with a passkey for staff actions")]
     PasskeyRequired,

@@ -35,6 +35,7 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("csrf_failed", 403, "The request did not come from a Souk page"),
     ("step_up_required", 403, "Confirm it is you first"),
     ("passkey_required", 403, "Sign in with a passkey for this"),
+    ("mfa_required", 403, "Add a second factor first"),
     ("https_required", 403, "This must be sent over HTTPS"),
     ("not_found", 404, "Not found"),
     ("method_not_allowed", 405, "Method not allowed"),
@@ -137,6 +138,9 @@ impl From<CoreError> for Problem {
                 .retry_after(retry_after_secs.max(1))
                 .with_detail(format!("Too many attempts; try again in {} s.", retry_after_secs.max(1))),
             CoreError::Forbidden => Self::of("forbidden"),
+            CoreError::MfaRequired => Self::of("mfa_required").with_detail(
+                "Your role requires a passkey or an authenticator app: add one in your security centre (/account/security).",
+            ),
             CoreError::PasskeyRequired => Self::of("passkey_required").with_detail(
                 "Staff actions need a session signed in with a passkey: add one in your security centre, then sign in with it.",
             ),

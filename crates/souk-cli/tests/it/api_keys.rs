@@ -114,3 +114,47 @@ async fn creating_a_key_needs_a_fresh_sign_in() {
     assert_problem(res, 403, "step_up_required").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sellers_need_a_second_factor_before_handing_out_a_key() {
+    let clock = Arc::new(FakeClock::at(Timestamp::from_micros(1_790_000_010_000_000)));
+    let app = TestApp::builder(Db::Sqlite).clock(clock.clone()).spawn().await;
+    let (c, csrf) = signed_in(&app, "seller@example.com").await;
+    let me: Value = c.get(app.url("/api/v1/whoami")).send().await.unwrap().json().await.unwrap();
+    let id: souk_domain::ids::AccountId = me["account_id"].as_str().unwrap().parse().unwrap();
+    {
+        let mut conn = app.state().souk().store.conn().await.unwrap();
+        souk_store::identity::signin::set_role(&mut conn, id, "seller").await.unwrap();
+    }
+    let create = || {
+        c.post(app.url("/api/v1/me/api-keys"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": "shop sync", "scopes": "listings:read listings:write" }))
+            .send()
+    };
+    assert_problem(create().await.unwrap(), 403, "mfa_required").await;
+    let me: Value = c.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["mfa_required_missing"], true, "the security centre says so");
+    let enrol: Value = c
+        .post(app.url("/api/v1/me/totp"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = souk_identity::totp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let code = secret.code_at(souk_domain::Clock::now(clock.as_ref())).unwrap();
+    let res = c
+        .post(app.url("/api/v1/me/totp/confirm"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = create().await.unwrap();
+    assert_eq!(res.status(), 201, "a seller may grant listings:write once protected");
+    app.stop().await;
+}

@@ -66,6 +66,8 @@ pub async fn create(
     client: &Client,
 ) -> Result<CreatedKey, CoreError> {
     require_recent(souk, principal)?;
+    // A key acts for a shop: sellers need their second factor before handing one out.
+    super::require_mfa_policy(souk, principal).await?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(CoreError::invalid("name", format!("give the key a name of 1 to {MAX_NAME} characters")));

@@ -216,6 +216,18 @@ pub(crate) async fn factors_enrolled(
     Ok(totp || !factors::passkeys_of(conn, account).await?.is_empty())
 }
 
+/// Refuses when policy requires this principal's role to have a second factor it lacks:
+/// sellers (`identity.sellers_need_mfa`) and staff. Seller use cases call it first.
+pub async fn require_mfa_policy(souk: &crate::Souk, principal: &Principal) -> Result<(), CoreError> {
+    let required =
+        principal.is_staff() || (principal.role == "seller" && souk.identity.config.sellers_need_mfa);
+    if !required {
+        return Ok(());
+    }
+    let mut conn = souk.store.conn().await?;
+    if factors_enrolled(&mut conn, principal.account).await? { Ok(()) } else { Err(CoreError::MfaRequired) }
+}
+
 fn hash_error(e: HashError) -> CoreError {
     internal(e)
 }

@@ -862,7 +862,7 @@ pub struct CreatedApiKeyDto {
     responses(
         (status = 201, description = "Created; the token is shown once", body = CreatedApiKeyDto),
         (status = 400, description = "A scope your account cannot grant, or a bad expiry", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "Step-up required", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Step-up required, or a seller without a second factor", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_api_key(

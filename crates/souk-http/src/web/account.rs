@@ -40,6 +40,10 @@ fn inline(e: CoreError) -> Result<String, Problem> {
         CoreError::Throttled { retry_after_secs } => {
             Ok(format!("Too many attempts. Wait {} seconds, then try again.", retry_after_secs.max(1)))
         }
+        CoreError::MfaRequired => {
+            Ok("Your role requires a passkey or an authenticator app: add one first.".into())
+        }
+        CoreError::Conflict(reason) => Ok(reason),
         other => Err(other.into()),
     }
 }
