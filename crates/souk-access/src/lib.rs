@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
-    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema,
+    ValidationMode, Validator,
 };
 use souk_domain::ids::{AccountId, ListingId, ShopId};
 
@@ -177,9 +178,25 @@ struct Types {
     action: EntityTypeName,
 }
 
+/// The policies that can apply to one action, with their `@id`s, cut from the full set at
+/// load. A policy whose action scope excludes an action evaluates to `false` for it before
+/// its conditions are looked at (Cedar checks the scope first and `&&` short-circuits), so
+/// leaving it out changes neither the decision, nor the deciding policies, nor the errors;
+/// `slices_decide_as_the_full_set_does` checks this over every actor, action and resource.
+struct Slice {
+    action: EntityUid,
+    policies: PolicySet,
+    ids: HashMap<PolicyId, String>,
+}
+
 /// The loaded, validated policy set.
 pub struct Access {
     policies: PolicySet,
+    /// One per action, in the order of [`Action::ALL`].
+    slices: Vec<Slice>,
+    /// The role entities' uids, in the order of [`StaffRole::ALL`].
+    roles: Vec<EntityUid>,
+    audit_log: EntityUid,
     authorizer: Authorizer,
     types: Types,
 }
@@ -192,6 +209,20 @@ impl std::fmt::Debug for Access {
 
 fn type_name(name: &str) -> Result<EntityTypeName, PolicyError> {
     EntityTypeName::from_str(name).map_err(|e| PolicyError(e.to_string()))
+}
+
+/// Whether a policy's action scope can match `action`. The schema declares no action groups
+/// and requests carry no action entities, so `action in [...]` is membership of the list.
+fn scope_admits(policy: &Policy, action: &EntityUid) -> bool {
+    match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => uid == *action,
+        ActionConstraint::In(uids) => uids.contains(action),
+    }
+}
+
+fn policy_id(policy: &Policy) -> String {
+    policy.annotation("id").map_or_else(|| policy.id().to_string(), ToOwned::to_owned)
 }
 
 impl Access {
@@ -214,11 +245,36 @@ impl Access {
             audit_log: type_name("Souk::AuditLog")?,
             action: type_name("Souk::Action")?,
         };
-        Ok(Self { policies, authorizer: Authorizer::new(), types })
+        let slices = Action::ALL
+            .iter()
+            .map(|action| {
+                let uid = Self::uid(&types.action, action.as_str());
+                let chosen: Vec<Policy> =
+                    policies.policies().filter(|p| scope_admits(p, &uid)).cloned().collect();
+                let ids = chosen.iter().map(|p| (p.id().clone(), policy_id(p))).collect();
+                let set = PolicySet::from_policies(chosen).map_err(|e| PolicyError(e.to_string()))?;
+                Ok(Slice { action: uid, policies: set, ids })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        let roles = StaffRole::ALL.iter().map(|r| Self::uid(&types.role, r.as_str())).collect();
+        let audit_log = Self::uid(&types.audit_log, "log");
+        Ok(Self { policies, slices, roles, audit_log, authorizer: Authorizer::new(), types })
     }
 
     fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    fn role(&self, role: StaffRole) -> EntityUid {
+        let index = StaffRole::ALL.iter().position(|r| *r == role);
+        match index.and_then(|i| self.roles.get(i)) {
+            Some(uid) => uid.clone(),
+            None => Self::uid(&self.types.role, role.as_str()),
+        }
+    }
+
+    fn slice(&self, action: Action) -> Option<&Slice> {
+        Action::ALL.iter().position(|a| *a == action).and_then(|i| self.slices.get(i))
     }
 
     fn account(&self, id: AccountId) -> EntityUid {
@@ -248,11 +304,10 @@ impl Access {
         actor: &Actor,
         resource: &Resource<'_>,
     ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
-        let roles: HashSet<EntityUid> =
-            actor.roles.iter().map(|r| Self::uid(&self.types.role, r.as_str())).collect();
+        let roles: HashSet<EntityUid> = actor.roles.iter().map(|r| self.role(*r)).collect();
         let mut entities: Vec<Entity> = roles.iter().map(|r| Entity::with_uid(r.clone())).collect();
         let principal = self.account(actor.id);
-        entities.push(Entity::new(principal.clone(), HashMap::new(), roles).map_err(|e| e.to_string())?);
+        entities.push(Entity::new_no_attrs(principal.clone(), roles));
         let resource_uid = match resource {
             Resource::Account(id) => {
                 let uid = self.account(*id);
@@ -262,7 +317,7 @@ impl Access {
                 uid
             }
             Resource::AuditLog => {
-                let uid = Self::uid(&self.types.audit_log, "log");
+                let uid = self.audit_log.clone();
                 entities.push(Entity::with_uid(uid.clone()));
                 uid
             }
@@ -301,6 +356,25 @@ impl Access {
     #[must_use]
     pub fn decide(&self, actor: &Actor, action: Action, resource: &Resource<'_>) -> Decision {
         let denied = |e: String| Decision { allowed: false, policies: Vec::new(), errors: vec![e] };
+        if !action.applies_to(resource) {
+            return denied(format!("{} does not apply to this kind of resource", action.as_str()));
+        }
+        let Some(slice) = self.slice(action) else {
+            return denied(format!("{} has no policy slice", action.as_str()));
+        };
+        self.decide_with(actor, &slice.action, resource, &slice.policies, |id| slice.ids.get(id).cloned())
+    }
+
+    /// One decision against `policies`, naming deciding policies through `name`.
+    fn decide_with(
+        &self,
+        actor: &Actor,
+        action: &EntityUid,
+        resource: &Resource<'_>,
+        policies: &PolicySet,
+        name: impl Fn(&PolicyId) -> Option<String>,
+    ) -> Decision {
+        let denied = |e: String| Decision { allowed: false, policies: Vec::new(), errors: vec![e] };
         let (principal, resource_uid, entities) = match self.build(actor, resource) {
             Ok(parts) => parts,
             Err(e) => return denied(e),
@@ -312,25 +386,13 @@ impl Access {
             Ok(e) => e,
             Err(e) => return denied(e.to_string()),
         };
-        let action_uid = Self::uid(&self.types.action, action.as_str());
-        if !action.applies_to(resource) {
-            return denied(format!("{} does not apply to this kind of resource", action.as_str()));
-        }
-        let request = match Request::new(principal, action_uid, resource_uid, Context::empty(), None) {
+        let request = match Request::new(principal, action.clone(), resource_uid, Context::empty(), None) {
             Ok(r) => r,
             Err(e) => return denied(e.to_string()),
         };
-        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
-        let policies = response
-            .diagnostics()
-            .reason()
-            .map(|id| {
-                self.policies
-                    .policy(id)
-                    .and_then(|p| p.annotation("id").map(ToOwned::to_owned))
-                    .unwrap_or_else(|| id.to_string())
-            })
-            .collect();
+        let response = self.authorizer.is_authorized(&request, policies, &entities);
+        let policies =
+            response.diagnostics().reason().map(|id| name(id).unwrap_or_else(|| id.to_string())).collect();
         let errors = response.diagnostics().errors().map(ToString::to_string).collect::<Vec<_>>();
         Decision {
             allowed: response.decision() == CedarDecision::Allow && errors.is_empty(),

@@ -218,3 +218,69 @@ fn nothing_is_allowed_without_a_policy() {
         }
     }
 }
+
+/// Each action is decided against the slice of policies whose scope admits it; the answer,
+/// the deciding policies and the errors must be those of the full policy set, for every
+/// actor, action and kind of resource (with shops in every status).
+#[test]
+fn slices_decide_as_the_full_set_does() {
+    let w = world();
+    let actors = [
+        &w.owner,
+        &w.other_owner,
+        &w.manager,
+        &w.packer,
+        &w.buyer,
+        &w.stranger,
+        &w.support,
+        &w.trust,
+        &w.finance,
+        &w.admin,
+    ];
+    let all_roles = actor(11, &StaffRole::ALL);
+    let staff_owner =
+        ShopFacts { owner: w.trust.id, managers: vec![w.finance.id, w.admin.id], ..w.shop.clone() };
+    let mut shops = vec![w.shop.clone(), w.other_shop.clone(), staff_owner];
+    for status in ["unverified", "submitted", "rejected", "suspended"] {
+        shops.push(ShopFacts { status: status.into(), ..w.shop.clone() });
+    }
+    let normalise = |mut d: Decision| {
+        d.policies.sort();
+        d.errors.sort();
+        d
+    };
+    let mut checked = 0;
+    for shop in &shops {
+        let listing = Resource::Listing {
+            id: ListingId::from_uuid(uuid::Uuid::from_u128(300)),
+            status: "active",
+            shop,
+        };
+        let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
+        let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
+        let mut kinds = vec![Resource::AuditLog, Resource::Shop(shop), listing, order, own_order];
+        kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
+        for who in actors.iter().copied().chain([&all_roles]) {
+            for action in Action::ALL {
+                for what in &kinds {
+                    if !action.applies_to(what) {
+                        continue;
+                    }
+                    let sliced = normalise(w.access.decide(who, action, what));
+                    let action_uid = Access::uid(&w.access.types.action, action.as_str());
+                    let full =
+                        normalise(w.access.decide_with(who, &action_uid, what, &w.access.policies, |id| {
+                            w.access
+                                .policies
+                                .policy(id)
+                                .and_then(|p| p.annotation("id"))
+                                .map(ToOwned::to_owned)
+                        }));
+                    assert_eq!(sliced, full, "{who:?} {action:?} {what:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
