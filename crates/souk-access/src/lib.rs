@@ -5,7 +5,7 @@
 //! against `policies/schema.cedarschema` in strict mode when it loads, so a policy that
 //! names a missing attribute or action never reaches production.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr as _;
 
 use cedar_policy::{
@@ -182,7 +182,7 @@ struct Types {
 /// load. A policy whose action scope excludes an action evaluates to `false` for it before
 /// its conditions are looked at (Cedar checks the scope first and `&&` short-circuits), so
 /// leaving it out changes neither the decision, nor the deciding policies, nor the errors;
-/// `slices_decide_as_the_full_set_does` checks this over every actor, action and resource.
+/// `the_fast_path_decides_as_the_reference_does` checks this over every actor, action and resource.
 struct Slice {
     action: EntityUid,
     policies: PolicySet,
@@ -277,8 +277,15 @@ impl Access {
         Action::ALL.iter().position(|a| *a == action).and_then(|i| self.slices.get(i))
     }
 
+    /// The uid of an entity named by a UUID, in its canonical hyphenated form (as the ids'
+    /// `Display` writes it), formatted on the stack.
+    fn uuid_uid(ty: &EntityTypeName, id: &uuid::Uuid) -> EntityUid {
+        let mut buffer = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        Self::uid(ty, id.hyphenated().encode_lower(&mut buffer))
+    }
+
     fn account(&self, id: AccountId) -> EntityUid {
-        Self::uid(&self.types.account, &id.to_string())
+        Self::uuid_uid(&self.types.account, id.as_uuid())
     }
 
     fn accounts(&self, ids: &[AccountId]) -> RestrictedExpression {
@@ -287,26 +294,39 @@ impl Access {
         )
     }
 
+    fn entity<const N: usize>(
+        uid: &EntityUid,
+        attrs: [(&str, RestrictedExpression); N],
+    ) -> Result<Entity, String> {
+        Entity::new_with_tags(uid.clone(), attrs.map(|(k, v)| (k.to_owned(), v)), [], [])
+            .map_err(|e| e.to_string())
+    }
+
     fn shop_entity(&self, shop: &ShopFacts) -> Result<(EntityUid, Entity), String> {
-        let uid = Self::uid(&self.types.shop, &shop.id.to_string());
-        let attrs = HashMap::from([
-            ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.account(shop.owner))),
-            ("managers".to_owned(), self.accounts(&shop.managers)),
-            ("fulfilment".to_owned(), self.accounts(&shop.fulfilment)),
-            ("status".to_owned(), RestrictedExpression::new_string(shop.status.clone())),
-        ]);
-        let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
+        let uid = Self::uuid_uid(&self.types.shop, shop.id.as_uuid());
+        let entity = Self::entity(
+            &uid,
+            [
+                ("owner", RestrictedExpression::new_entity_uid(self.account(shop.owner))),
+                ("managers", self.accounts(&shop.managers)),
+                ("fulfilment", self.accounts(&shop.fulfilment)),
+                ("status", RestrictedExpression::new_string(shop.status.clone())),
+            ],
+        )?;
         Ok((uid, entity))
     }
 
+    /// The principal, the resource, and the entities the policies may read. Role entities
+    /// are not included: they have no attributes or parents, and `principal in Role::"…"`
+    /// reads only the principal's parents, which name them.
     fn build(
         &self,
         actor: &Actor,
         resource: &Resource<'_>,
     ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
-        let roles: HashSet<EntityUid> = actor.roles.iter().map(|r| self.role(*r)).collect();
-        let mut entities: Vec<Entity> = roles.iter().map(|r| Entity::with_uid(r.clone())).collect();
+        let mut entities: Vec<Entity> = Vec::with_capacity(4);
         let principal = self.account(actor.id);
+        let roles = actor.roles.iter().map(|r| self.role(*r)).collect();
         entities.push(Entity::new_no_attrs(principal.clone(), roles));
         let resource_uid = match resource {
             Resource::Account(id) => {
@@ -329,23 +349,27 @@ impl Access {
             Resource::Listing { id, status, shop } => {
                 let (shop_uid, shop_entity) = self.shop_entity(shop)?;
                 entities.push(shop_entity);
-                let uid = Self::uid(&self.types.listing, &id.to_string());
-                let attrs = HashMap::from([
-                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
-                    ("status".to_owned(), RestrictedExpression::new_string((*status).to_owned())),
-                ]);
-                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                let uid = Self::uuid_uid(&self.types.listing, id.as_uuid());
+                entities.push(Self::entity(
+                    &uid,
+                    [
+                        ("shop", RestrictedExpression::new_entity_uid(shop_uid)),
+                        ("status", RestrictedExpression::new_string((*status).to_owned())),
+                    ],
+                )?);
                 uid
             }
             Resource::Order { id, buyer, shop } => {
                 let (shop_uid, shop_entity) = self.shop_entity(shop)?;
                 entities.push(shop_entity);
                 let uid = Self::uid(&self.types.order, id);
-                let attrs = HashMap::from([
-                    ("buyer".to_owned(), RestrictedExpression::new_entity_uid(self.account(*buyer))),
-                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
-                ]);
-                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                entities.push(Self::entity(
+                    &uid,
+                    [
+                        ("buyer", RestrictedExpression::new_entity_uid(self.account(*buyer))),
+                        ("shop", RestrictedExpression::new_entity_uid(shop_uid)),
+                    ],
+                )?);
                 uid
             }
         };
@@ -362,19 +386,6 @@ impl Access {
         let Some(slice) = self.slice(action) else {
             return denied(format!("{} has no policy slice", action.as_str()));
         };
-        self.decide_with(actor, &slice.action, resource, &slice.policies, |id| slice.ids.get(id).cloned())
-    }
-
-    /// One decision against `policies`, naming deciding policies through `name`.
-    fn decide_with(
-        &self,
-        actor: &Actor,
-        action: &EntityUid,
-        resource: &Resource<'_>,
-        policies: &PolicySet,
-        name: impl Fn(&PolicyId) -> Option<String>,
-    ) -> Decision {
-        let denied = |e: String| Decision { allowed: false, policies: Vec::new(), errors: vec![e] };
         let (principal, resource_uid, entities) = match self.build(actor, resource) {
             Ok(parts) => parts,
             Err(e) => return denied(e),
@@ -386,13 +397,17 @@ impl Access {
             Ok(e) => e,
             Err(e) => return denied(e.to_string()),
         };
-        let request = match Request::new(principal, action.clone(), resource_uid, Context::empty(), None) {
-            Ok(r) => r,
-            Err(e) => return denied(e.to_string()),
-        };
-        let response = self.authorizer.is_authorized(&request, policies, &entities);
-        let policies =
-            response.diagnostics().reason().map(|id| name(id).unwrap_or_else(|| id.to_string())).collect();
+        let request =
+            match Request::new(principal, slice.action.clone(), resource_uid, Context::empty(), None) {
+                Ok(r) => r,
+                Err(e) => return denied(e.to_string()),
+            };
+        let response = self.authorizer.is_authorized(&request, &slice.policies, &entities);
+        let policies = response
+            .diagnostics()
+            .reason()
+            .map(|id| slice.ids.get(id).cloned().unwrap_or_else(|| id.to_string()))
+            .collect();
         let errors = response.diagnostics().errors().map(ToString::to_string).collect::<Vec<_>>();
         Decision {
             allowed: response.decision() == CedarDecision::Allow && errors.is_empty(),
