@@ -316,31 +316,26 @@ impl Access {
         Ok((uid, entity))
     }
 
-    /// The principal, the resource, and the entities the policies may read. Role entities
-    /// are not included: they have no attributes or parents, and `principal in Role::"…"`
-    /// reads only the principal's parents, which name them.
+    /// The principal, the resource, and the entities the policies may read. An entity with
+    /// neither attributes nor parents is left out: Cedar treats an entity it is not given as
+    /// one with no ancestors (`in` is then uid equality, as it would be), and strict
+    /// validation guarantees no policy reads an attribute of an account, a role or the audit
+    /// log (the schema gives them none). So role entities are never sent, and the principal
+    /// is sent only when it holds roles.
     fn build(
         &self,
         actor: &Actor,
         resource: &Resource<'_>,
     ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
-        let mut entities: Vec<Entity> = Vec::with_capacity(4);
+        let mut entities: Vec<Entity> = Vec::with_capacity(3);
         let principal = self.account(actor.id);
-        let roles = actor.roles.iter().map(|r| self.role(*r)).collect();
-        entities.push(Entity::new_no_attrs(principal.clone(), roles));
+        if !actor.roles.is_empty() {
+            let roles = actor.roles.iter().map(|r| self.role(*r)).collect();
+            entities.push(Entity::new_no_attrs(principal.clone(), roles));
+        }
         let resource_uid = match resource {
-            Resource::Account(id) => {
-                let uid = self.account(*id);
-                if uid != principal {
-                    entities.push(Entity::with_uid(uid.clone()));
-                }
-                uid
-            }
-            Resource::AuditLog => {
-                let uid = self.audit_log.clone();
-                entities.push(Entity::with_uid(uid.clone()));
-                uid
-            }
+            Resource::Account(id) => self.account(*id),
+            Resource::AuditLog => self.audit_log.clone(),
             Resource::Shop(shop) => {
                 let (uid, entity) = self.shop_entity(shop)?;
                 entities.push(entity);
