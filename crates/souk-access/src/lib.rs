@@ -5,12 +5,13 @@
 //! against `policies/schema.cedarschema` in strict mode when it loads, so a policy that
 //! names a missing attribute or action never reaches production.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr as _;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
-    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema,
+    ValidationMode, Validator,
 };
 use souk_domain::ids::{AccountId, ListingId, ShopId};
 
@@ -177,9 +178,25 @@ struct Types {
     action: EntityTypeName,
 }
 
+/// The policies that can apply to one action, with their `@id`s, cut from the full set at
+/// load. A policy whose action scope excludes an action evaluates to `false` for it before
+/// its conditions are looked at (Cedar checks the scope first and `&&` short-circuits), so
+/// leaving it out changes neither the decision, nor the deciding policies, nor the errors;
+/// `the_fast_path_decides_as_the_reference_does` checks this over every actor, action and resource.
+struct Slice {
+    action: EntityUid,
+    policies: PolicySet,
+    ids: HashMap<PolicyId, String>,
+}
+
 /// The loaded, validated policy set.
 pub struct Access {
     policies: PolicySet,
+    /// One per action, in the order of [`Action::ALL`].
+    slices: Vec<Slice>,
+    /// The role entities' uids, in the order of [`StaffRole::ALL`].
+    roles: Vec<EntityUid>,
+    audit_log: EntityUid,
     authorizer: Authorizer,
     types: Types,
 }
@@ -192,6 +209,20 @@ impl std::fmt::Debug for Access {
 
 fn type_name(name: &str) -> Result<EntityTypeName, PolicyError> {
     EntityTypeName::from_str(name).map_err(|e| PolicyError(e.to_string()))
+}
+
+/// Whether a policy's action scope can match `action`. The schema declares no action groups
+/// and requests carry no action entities, so `action in [...]` is membership of the list.
+fn scope_admits(policy: &Policy, action: &EntityUid) -> bool {
+    match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => uid == *action,
+        ActionConstraint::In(uids) => uids.contains(action),
+    }
+}
+
+fn policy_id(policy: &Policy) -> String {
+    policy.annotation("id").map_or_else(|| policy.id().to_string(), ToOwned::to_owned)
 }
 
 impl Access {
@@ -214,15 +245,47 @@ impl Access {
             audit_log: type_name("Souk::AuditLog")?,
             action: type_name("Souk::Action")?,
         };
-        Ok(Self { policies, authorizer: Authorizer::new(), types })
+        let slices = Action::ALL
+            .iter()
+            .map(|action| {
+                let uid = Self::uid(&types.action, action.as_str());
+                let chosen: Vec<Policy> =
+                    policies.policies().filter(|p| scope_admits(p, &uid)).cloned().collect();
+                let ids = chosen.iter().map(|p| (p.id().clone(), policy_id(p))).collect();
+                let set = PolicySet::from_policies(chosen).map_err(|e| PolicyError(e.to_string()))?;
+                Ok(Slice { action: uid, policies: set, ids })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        let roles = StaffRole::ALL.iter().map(|r| Self::uid(&types.role, r.as_str())).collect();
+        let audit_log = Self::uid(&types.audit_log, "log");
+        Ok(Self { policies, slices, roles, audit_log, authorizer: Authorizer::new(), types })
     }
 
     fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
     }
 
+    fn role(&self, role: StaffRole) -> EntityUid {
+        let index = StaffRole::ALL.iter().position(|r| *r == role);
+        match index.and_then(|i| self.roles.get(i)) {
+            Some(uid) => uid.clone(),
+            None => Self::uid(&self.types.role, role.as_str()),
+        }
+    }
+
+    fn slice(&self, action: Action) -> Option<&Slice> {
+        Action::ALL.iter().position(|a| *a == action).and_then(|i| self.slices.get(i))
+    }
+
+    /// The uid of an entity named by a UUID, in its canonical hyphenated form (as the ids'
+    /// `Display` writes it), formatted on the stack.
+    fn uuid_uid(ty: &EntityTypeName, id: &uuid::Uuid) -> EntityUid {
+        let mut buffer = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        Self::uid(ty, id.hyphenated().encode_lower(&mut buffer))
+    }
+
     fn account(&self, id: AccountId) -> EntityUid {
-        Self::uid(&self.types.account, &id.to_string())
+        Self::uuid_uid(&self.types.account, id.as_uuid())
     }
 
     fn accounts(&self, ids: &[AccountId]) -> RestrictedExpression {
@@ -231,41 +294,48 @@ impl Access {
         )
     }
 
+    fn entity<const N: usize>(
+        uid: &EntityUid,
+        attrs: [(&str, RestrictedExpression); N],
+    ) -> Result<Entity, String> {
+        Entity::new_with_tags(uid.clone(), attrs.map(|(k, v)| (k.to_owned(), v)), [], [])
+            .map_err(|e| e.to_string())
+    }
+
     fn shop_entity(&self, shop: &ShopFacts) -> Result<(EntityUid, Entity), String> {
-        let uid = Self::uid(&self.types.shop, &shop.id.to_string());
-        let attrs = HashMap::from([
-            ("owner".to_owned(), RestrictedExpression::new_entity_uid(self.account(shop.owner))),
-            ("managers".to_owned(), self.accounts(&shop.managers)),
-            ("fulfilment".to_owned(), self.accounts(&shop.fulfilment)),
-            ("status".to_owned(), RestrictedExpression::new_string(shop.status.clone())),
-        ]);
-        let entity = Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
+        let uid = Self::uuid_uid(&self.types.shop, shop.id.as_uuid());
+        let entity = Self::entity(
+            &uid,
+            [
+                ("owner", RestrictedExpression::new_entity_uid(self.account(shop.owner))),
+                ("managers", self.accounts(&shop.managers)),
+                ("fulfilment", self.accounts(&shop.fulfilment)),
+                ("status", RestrictedExpression::new_string(shop.status.clone())),
+            ],
+        )?;
         Ok((uid, entity))
     }
 
+    /// The principal, the resource, and the entities the policies may read. An entity with
+    /// neither attributes nor parents is left out: Cedar treats an entity it is not given as
+    /// one with no ancestors (`in` is then uid equality, as it would be), and strict
+    /// validation guarantees no policy reads an attribute of an account, a role or the audit
+    /// log (the schema gives them none). So role entities are never sent, and the principal
+    /// is sent only when it holds roles.
     fn build(
         &self,
         actor: &Actor,
         resource: &Resource<'_>,
     ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
-        let roles: HashSet<EntityUid> =
-            actor.roles.iter().map(|r| Self::uid(&self.types.role, r.as_str())).collect();
-        let mut entities: Vec<Entity> = roles.iter().map(|r| Entity::with_uid(r.clone())).collect();
+        let mut entities: Vec<Entity> = Vec::with_capacity(3);
         let principal = self.account(actor.id);
-        entities.push(Entity::new(principal.clone(), HashMap::new(), roles).map_err(|e| e.to_string())?);
+        if !actor.roles.is_empty() {
+            let roles = actor.roles.iter().map(|r| self.role(*r)).collect();
+            entities.push(Entity::new_no_attrs(principal.clone(), roles));
+        }
         let resource_uid = match resource {
-            Resource::Account(id) => {
-                let uid = self.account(*id);
-                if uid != principal {
-                    entities.push(Entity::with_uid(uid.clone()));
-                }
-                uid
-            }
-            Resource::AuditLog => {
-                let uid = Self::uid(&self.types.audit_log, "log");
-                entities.push(Entity::with_uid(uid.clone()));
-                uid
-            }
+            Resource::Account(id) => self.account(*id),
+            Resource::AuditLog => self.audit_log.clone(),
             Resource::Shop(shop) => {
                 let (uid, entity) = self.shop_entity(shop)?;
                 entities.push(entity);
@@ -274,23 +344,27 @@ impl Access {
             Resource::Listing { id, status, shop } => {
                 let (shop_uid, shop_entity) = self.shop_entity(shop)?;
                 entities.push(shop_entity);
-                let uid = Self::uid(&self.types.listing, &id.to_string());
-                let attrs = HashMap::from([
-                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
-                    ("status".to_owned(), RestrictedExpression::new_string((*status).to_owned())),
-                ]);
-                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                let uid = Self::uuid_uid(&self.types.listing, id.as_uuid());
+                entities.push(Self::entity(
+                    &uid,
+                    [
+                        ("shop", RestrictedExpression::new_entity_uid(shop_uid)),
+                        ("status", RestrictedExpression::new_string((*status).to_owned())),
+                    ],
+                )?);
                 uid
             }
             Resource::Order { id, buyer, shop } => {
                 let (shop_uid, shop_entity) = self.shop_entity(shop)?;
                 entities.push(shop_entity);
                 let uid = Self::uid(&self.types.order, id);
-                let attrs = HashMap::from([
-                    ("buyer".to_owned(), RestrictedExpression::new_entity_uid(self.account(*buyer))),
-                    ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
-                ]);
-                entities.push(Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                entities.push(Self::entity(
+                    &uid,
+                    [
+                        ("buyer", RestrictedExpression::new_entity_uid(self.account(*buyer))),
+                        ("shop", RestrictedExpression::new_entity_uid(shop_uid)),
+                    ],
+                )?);
                 uid
             }
         };
@@ -301,6 +375,12 @@ impl Access {
     #[must_use]
     pub fn decide(&self, actor: &Actor, action: Action, resource: &Resource<'_>) -> Decision {
         let denied = |e: String| Decision { allowed: false, policies: Vec::new(), errors: vec![e] };
+        if !action.applies_to(resource) {
+            return denied(format!("{} does not apply to this kind of resource", action.as_str()));
+        }
+        let Some(slice) = self.slice(action) else {
+            return denied(format!("{} has no policy slice", action.as_str()));
+        };
         let (principal, resource_uid, entities) = match self.build(actor, resource) {
             Ok(parts) => parts,
             Err(e) => return denied(e),
@@ -312,24 +392,16 @@ impl Access {
             Ok(e) => e,
             Err(e) => return denied(e.to_string()),
         };
-        let action_uid = Self::uid(&self.types.action, action.as_str());
-        if !action.applies_to(resource) {
-            return denied(format!("{} does not apply to this kind of resource", action.as_str()));
-        }
-        let request = match Request::new(principal, action_uid, resource_uid, Context::empty(), None) {
-            Ok(r) => r,
-            Err(e) => return denied(e.to_string()),
-        };
-        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        let request =
+            match Request::new(principal, slice.action.clone(), resource_uid, Context::empty(), None) {
+                Ok(r) => r,
+                Err(e) => return denied(e.to_string()),
+            };
+        let response = self.authorizer.is_authorized(&request, &slice.policies, &entities);
         let policies = response
             .diagnostics()
             .reason()
-            .map(|id| {
-                self.policies
-                    .policy(id)
-                    .and_then(|p| p.annotation("id").map(ToOwned::to_owned))
-                    .unwrap_or_else(|| id.to_string())
-            })
+            .map(|id| slice.ids.get(id).cloned().unwrap_or_else(|| id.to_string()))
             .collect();
         let errors = response.diagnostics().errors().map(ToString::to_string).collect::<Vec<_>>();
         Decision {

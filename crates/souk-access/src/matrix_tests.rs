@@ -218,3 +218,141 @@ fn nothing_is_allowed_without_a_policy() {
         }
     }
 }
+
+/// The decision as it was made before slices, cached uids and lean entities: the full
+/// policy set, role entities included, attributes through hash maps, ids through `Display`.
+/// The fast path must agree with it exactly.
+fn reference_decision(access: &Access, actor: &Actor, action: Action, resource: &Resource<'_>) -> Decision {
+    use std::collections::HashSet;
+    let uid = |ty: &str, id: &str| EntityUid::from_type_name_and_id(ty.parse().unwrap(), EntityId::new(id));
+    let account = |id: AccountId| uid("Souk::Account", &id.to_string());
+    let accounts = |ids: &[AccountId]| {
+        RestrictedExpression::new_set(ids.iter().map(|a| RestrictedExpression::new_entity_uid(account(*a))))
+    };
+    let shop_entity = |shop: &ShopFacts| {
+        let shop_uid = uid("Souk::Shop", &shop.id.to_string());
+        let attrs = HashMap::from([
+            ("owner".to_owned(), RestrictedExpression::new_entity_uid(account(shop.owner))),
+            ("managers".to_owned(), accounts(&shop.managers)),
+            ("fulfilment".to_owned(), accounts(&shop.fulfilment)),
+            ("status".to_owned(), RestrictedExpression::new_string(shop.status.clone())),
+        ]);
+        (shop_uid.clone(), Entity::new(shop_uid, attrs, HashSet::new()).unwrap())
+    };
+    let roles: HashSet<EntityUid> = actor.roles.iter().map(|r| uid("Souk::Role", r.as_str())).collect();
+    let mut entities: Vec<Entity> = roles.iter().map(|r| Entity::with_uid(r.clone())).collect();
+    let principal = account(actor.id);
+    entities.push(Entity::new(principal.clone(), HashMap::new(), roles).unwrap());
+    let resource_uid = match resource {
+        Resource::Account(id) => {
+            let u = account(*id);
+            if u != principal {
+                entities.push(Entity::with_uid(u.clone()));
+            }
+            u
+        }
+        Resource::AuditLog => {
+            let u = uid("Souk::AuditLog", "log");
+            entities.push(Entity::with_uid(u.clone()));
+            u
+        }
+        Resource::Shop(shop) => {
+            let (u, e) = shop_entity(shop);
+            entities.push(e);
+            u
+        }
+        Resource::Listing { id, status, shop } => {
+            let (shop_uid, e) = shop_entity(shop);
+            entities.push(e);
+            let u = uid("Souk::Listing", &id.to_string());
+            let attrs = HashMap::from([
+                ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
+                ("status".to_owned(), RestrictedExpression::new_string((*status).to_owned())),
+            ]);
+            entities.push(Entity::new(u.clone(), attrs, HashSet::new()).unwrap());
+            u
+        }
+        Resource::Order { id, buyer, shop } => {
+            let (shop_uid, e) = shop_entity(shop);
+            entities.push(e);
+            let u = uid("Souk::Order", id);
+            let attrs = HashMap::from([
+                ("buyer".to_owned(), RestrictedExpression::new_entity_uid(account(*buyer))),
+                ("shop".to_owned(), RestrictedExpression::new_entity_uid(shop_uid)),
+            ]);
+            entities.push(Entity::new(u.clone(), attrs, HashSet::new()).unwrap());
+            u
+        }
+    };
+    let entities = Entities::from_entities(entities, None).unwrap();
+    let request =
+        Request::new(principal, uid("Souk::Action", action.as_str()), resource_uid, Context::empty(), None)
+            .unwrap();
+    let response = Authorizer::new().is_authorized(&request, &access.policies, &entities);
+    let policies = response
+        .diagnostics()
+        .reason()
+        .map(|id| access.policies.policy(id).unwrap().annotation("id").unwrap().to_owned())
+        .collect();
+    let errors = response.diagnostics().errors().map(ToString::to_string).collect::<Vec<_>>();
+    Decision { allowed: response.decision() == CedarDecision::Allow && errors.is_empty(), policies, errors }
+}
+
+/// Each action is decided against the slice of policies whose scope admits it, with lean
+/// entities; the answer, the deciding policies and the errors must be those of the reference
+/// (the full policy set, entities built as before), for every actor, action and kind of
+/// resource (with shops in every status).
+#[test]
+fn the_fast_path_decides_as_the_reference_does() {
+    let w = world();
+    let actors = [
+        &w.owner,
+        &w.other_owner,
+        &w.manager,
+        &w.packer,
+        &w.buyer,
+        &w.stranger,
+        &w.support,
+        &w.trust,
+        &w.finance,
+        &w.admin,
+    ];
+    let all_roles = actor(11, &StaffRole::ALL);
+    let staff_owner =
+        ShopFacts { owner: w.trust.id, managers: vec![w.finance.id, w.admin.id], ..w.shop.clone() };
+    let mut shops = vec![w.shop.clone(), w.other_shop.clone(), staff_owner];
+    for status in ["unverified", "submitted", "rejected", "suspended"] {
+        shops.push(ShopFacts { status: status.into(), ..w.shop.clone() });
+    }
+    let normalise = |mut d: Decision| {
+        d.policies.sort();
+        d.errors.sort();
+        d
+    };
+    let mut checked = 0;
+    for shop in &shops {
+        let listing = Resource::Listing {
+            id: ListingId::from_uuid(uuid::Uuid::from_u128(300)),
+            status: "active",
+            shop,
+        };
+        let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
+        let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
+        let mut kinds = vec![Resource::AuditLog, Resource::Shop(shop), listing, order, own_order];
+        kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
+        for who in actors.iter().copied().chain([&all_roles]) {
+            for action in Action::ALL {
+                for what in &kinds {
+                    if !action.applies_to(what) {
+                        continue;
+                    }
+                    let sliced = normalise(w.access.decide(who, action, what));
+                    let full = normalise(reference_decision(&w.access, who, action, what));
+                    assert_eq!(sliced, full, "{who:?} {action:?} {what:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
