@@ -528,6 +528,8 @@ async fn the_dev_mail_page_is_for_loopback_only() {
     let remote =
         app.client.get(app.url("/dev/mail")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
     assert_eq!(remote.status(), 404, "a client behind the proxy is not this machine");
+    let relayed = app.client.get(app.url("/dev/mail")).header("x-real-ip", "127.0.0.1").send().await.unwrap();
+    assert_eq!(relayed.status(), 404, "anything that came through a proxy is refused");
     app.stop().await;
 }
 
@@ -572,5 +574,56 @@ async fn password_spraying_finds_nothing_to_spray() {
             .unwrap();
         assert_problem(res, 429, "too_many_attempts").await;
     }
+    app.stop().await;
+}
+
+/// Pre-hijacking: someone signs up with a victim's address before the victim does. Until
+/// the address is confirmed the account can hold no passkey, authenticator app or API key,
+/// so nothing the attacker added survives the victim's reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_account_cannot_collect_credentials() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let attacker = app.browser_client();
+    let res = attacker
+        .post(app.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": "victim@example.com", "name": "Victim", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let res = login(&app, &attacker, "victim@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 200, "an unconfirmed account may sign in");
+    let csrf = res.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        ("/api/v1/me/passkeys/start", json!(null)),
+        ("/api/v1/me/totp", json!(null)),
+        ("/api/v1/me/api-keys", json!({ "name": "k", "scopes": "orders:read" })),
+    ] {
+        let mut req = attacker.post(app.url(path)).header("x-csrf-token", &csrf);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = assert_problem(req.send().await.unwrap(), 400, "invalid_parameter").await;
+        assert!(res["detail"].as_str().unwrap().contains("confirm your email"), "{path}: {res}");
+    }
+    // The victim resets the password from the mail: the attacker's session and password go.
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/password-reset"))
+        .json(&json!({ "email": "victim@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let mail = app.mail_to("victim@example.com", "Reset your Souk password").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/password-reset/confirm"))
+        .json(&json!({ "token": link_token(&mail.body, "https://localhost"), "password": "the victim's own passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_problem(attacker.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthorized").await;
     app.stop().await;
 }

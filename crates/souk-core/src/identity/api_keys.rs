@@ -66,6 +66,7 @@ pub async fn create(
     client: &Client,
 ) -> Result<CreatedKey, CoreError> {
     require_recent(souk, principal)?;
+    super::require_confirmed_owner(principal)?;
     // A key acts for a shop: sellers need their second factor before handing one out.
     super::require_mfa_policy(souk, principal).await?;
     let name = name.trim();

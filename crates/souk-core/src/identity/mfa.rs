@@ -60,6 +60,7 @@ async fn notify(souk: &Souk, principal: &Principal, what: &str) {
 /// Starts TOTP enrolment: a new seed, sealed, unconfirmed until a first code is entered.
 pub async fn start_totp(souk: &Souk, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
     require_recent(souk, principal)?;
+    super::require_confirmed_owner(principal)?;
     let mut conn = souk.store.conn().await?;
     if factors::totp(&mut conn, principal.account).await?.is_some_and(|t| t.confirmed_at.is_some()) {
         return Err(CoreError::Conflict("an authenticator app is already set up; remove it first".into()));

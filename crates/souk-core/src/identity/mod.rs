@@ -216,6 +216,19 @@ pub(crate) async fn factors_enrolled(
     Ok(totp || !factors::passkeys_of(conn, account).await?.is_empty())
 }
 
+/// Credentials (passkeys, an authenticator app, API keys) are added only to an account
+/// whose address is confirmed, or by the first admin right after the setup link. Otherwise
+/// someone could create an account in a victim's name, add a passkey, and keep it after
+/// the victim takes the account over by confirming the address (pre-hijacking).
+pub fn require_confirmed_owner(principal: &Principal) -> Result<(), CoreError> {
+    let setup = matches!(&principal.credential, Credential::Session { method, .. } if method == "setup_link");
+    if principal.email_verified || setup {
+        Ok(())
+    } else {
+        Err(CoreError::invalid("email", "confirm your email address first (use the link we mailed you)"))
+    }
+}
+
 /// Refuses when policy requires this principal's role to have a second factor it lacks:
 /// sellers (`identity.sellers_need_mfa`) and staff. Seller use cases call it first.
 pub async fn require_mfa_policy(souk: &crate::Souk, principal: &Principal) -> Result<(), CoreError> {

@@ -67,6 +67,7 @@ async fn keep(
 /// Starts adding a passkey to the principal's account (a sensitive change: step-up).
 pub async fn start_registration(souk: &Souk, principal: &Principal) -> Result<Ceremony, CoreError> {
     require_recent(souk, principal)?;
+    super::require_confirmed_owner(principal)?;
     let mut conn = souk.store.conn().await?;
     let existing = factors::passkeys_of(&mut conn, principal.account)
         .await?

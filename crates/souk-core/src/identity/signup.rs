@@ -73,6 +73,9 @@ fn ctx<'a>(column: &'static str, row: &'a str) -> FieldContext<'a> {
 /// Signs up a buyer. The answer is the same whether or not the address is taken, and takes
 /// at least [`super::ANSWER_FLOOR`] either way.
 pub async fn sign_up(souk: &Souk, req: SignUp, client: &Client) -> Result<(), CoreError> {
+    // Each sign-up may send a mail (to a new address or the owner of a taken one): the
+    // sign-in budget per address and network keeps this from becoming a mail cannon.
+    souk.identity.gate.check(client.ip).map_err(|s| CoreError::Throttled { retry_after_secs: s })?;
     let started = tokio::time::Instant::now();
     let result = sign_up_inner(souk, req, client).await;
     if result.is_ok() {

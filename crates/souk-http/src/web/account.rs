@@ -56,11 +56,12 @@ fn capitalize(s: &str) -> String {
 /// Only a path on this site, never `//host` or `/\host` (open redirects).
 fn safe_next(next: Option<&str>) -> String {
     match next {
+        // Browsers drop tabs and newlines inside URLs and read `\` as `/`, so `/\t/evil` would
+        // become `//evil`: any control character or backslash is refused outright.
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
+                && !n.contains(|c: char| c.is_control() || c == '\\') =>
         {
             n.to_owned()
         }
@@ -968,11 +969,15 @@ pub(crate) async fn setup(
 pub(crate) async fn dev_mail(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, Problem> {
     let souk_core::mail::Mailer::Outbox(dir) = &state.souk().identity.mailer else {
         return Err(Problem::of("not_found"));
     };
-    if !client.ip.is_some_and(|ip| ip.is_loopback()) {
+    // SECURITY: behind a reverse proxy on the same host every request comes from loopback;
+    // a request that passed through a proxy (it says so in its headers) is not this machine.
+    let proxied = ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+    if proxied || !client.ip.is_some_and(|ip| ip.is_loopback()) {
         return Err(Problem::of("not_found"));
     }
     let dir = dir.clone();
@@ -983,4 +988,26 @@ pub(crate) async fn dev_mail(
     let mut res = render(&DevMailPage { layout: Layout::new("Mail outbox"), messages })?.into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_only_ever_a_path_on_this_site() {
+        assert_eq!(safe_next(Some("/account/sessions")), "/account/sessions");
+        for evil in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example",
+            "evil",
+            "/a\\b",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/account/security", "{evil:?}");
+        }
+        assert_eq!(safe_next(None), "/account/security");
+    }
 }
