@@ -627,3 +627,60 @@ async fn an_unconfirmed_account_cannot_collect_credentials() {
     assert_problem(attacker.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthorized").await;
     app.stop().await;
 }
+
+/// Changing the address: a step-up, a link to the new address, notices to the old one, and
+/// every session signed out. Asking for a taken address changes nothing and tells its owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_email_address_needs_the_new_inbox_and_signs_everyone_out() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (c, csrf) = signed_in(&app, "old@example.com").await;
+    let _ = member(&app, "taken@example.com").await;
+    let change = |email: &'static str| {
+        c.put(app.url("/api/v1/me/email"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "email": email }))
+            .send()
+    };
+    assert_problem(change("old@example.com").await.unwrap(), 400, "invalid_parameter").await;
+    assert_eq!(
+        change("taken@example.com").await.unwrap().status(),
+        202,
+        "the same answer for a taken address"
+    );
+    app.mail_to("taken@example.com", "Someone tried to use your address").await;
+    assert_eq!(change("new@example.com").await.unwrap().status(), 202);
+    let notice = app.mail_to("old@example.com", "change of your Souk email address was requested").await;
+    assert!(notice.body.contains("new@example.com"));
+    let mail = app.mail_to("new@example.com", "Confirm your new email address").await;
+    assert!(mail.body.contains("blue teapot"), "the phrase is on mail to the new address too");
+    let token = link_token(&mail.body, "https://localhost");
+    // Nothing changed yet.
+    let me: Value = c.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["email"], "old@example.com");
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/confirm-email"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let again = app
+        .client
+        .post(app.url("/api/v1/auth/confirm-email"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 400, "invalid_parameter").await;
+    assert_problem(c.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthorized").await;
+    app.mail_to("old@example.com", "Your Souk email address was changed").await;
+    let fresh = app.browser_client();
+    assert_problem(login(&app, &fresh, "old@example.com", PASSWORD).await, 401, "invalid_credentials").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = login(&app, &fresh, "new@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let me: Value = fresh.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["email"].as_str(), me["email_verified"].as_bool()), (Some("new@example.com"), Some(true)));
+    app.stop().await;
+}

@@ -4,6 +4,7 @@
 //! time, either way.
 
 pub mod api_keys;
+pub mod email;
 pub mod gate;
 pub mod login;
 pub mod mfa;

@@ -268,7 +268,7 @@ pub async fn set_phrase(
     tx.commit().await
 }
 
-fn with_phrase(phrase: Option<&str>, body: &str) -> String {
+pub(crate) fn with_phrase(phrase: Option<&str>, body: &str) -> String {
     let banner = match phrase {
         Some(p) => format!(
             "Your anti-phishing phrase: {p}\n(Every mail from Souk shows it. A mail claiming to be from Souk without it is not from us.)"

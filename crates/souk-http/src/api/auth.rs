@@ -964,3 +964,40 @@ pub async fn reauth_passkey_finish(
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Ask to change your email address (needs a sign-in within 5 minutes). A link goes to the
+/// new address; the change happens when it is followed.
+#[utoipa::path(
+    put, path = "/api/v1/me/email", tag = "identity", request_body = EmailRequest,
+    responses(
+        (status = 202, description = "A confirmation link was mailed to the new address", body = Accepted),
+        (status = 400, description = "Not an address, or already yours", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Step-up required", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change_email(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+    Body(req): Body<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    identity::email::request_change(state.souk(), &s.principal, &req.email, &client).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "check_your_email" })))
+}
+
+/// Confirm a new email address with the token from the mailed link. Signs out every device.
+#[utoipa::path(
+    post, path = "/api/v1/auth/confirm-email", tag = "identity", request_body = TokenRequest,
+    responses(
+        (status = 204, description = "Changed; every session was revoked"),
+        (status = 400, description = "The link is invalid, used or expired", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Body(req): Body<TokenRequest>,
+) -> Result<StatusCode, Problem> {
+    identity::email::confirm_change(state.souk(), &req.token, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

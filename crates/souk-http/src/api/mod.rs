@@ -96,6 +96,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::totp_confirm))
         .routes(routes!(auth::recovery_codes))
         .routes(routes!(auth::whoami))
+        .routes(routes!(auth::change_email))
+        .routes(routes!(auth::confirm_email))
         .routes(routes!(auth::reauth_passkey_start))
         .routes(routes!(auth::reauth_passkey_finish))
         .routes(routes!(auth::create_api_key, auth::list_api_keys))

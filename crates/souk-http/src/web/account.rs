@@ -921,6 +921,82 @@ pub(crate) async fn revoke_api_key(
     Ok(see_other("/account/api-keys"))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct ChangeEmailForm {
+    csrf: String,
+    email: String,
+}
+
+pub(crate) async fn change_email(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    MaybeSession(session): MaybeSession,
+    Form(f): Form<ChangeEmailForm>,
+) -> Result<Response, Problem> {
+    let s = match require(session, "/account/security") {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    check_csrf(&state, &s, &f.csrf)?;
+    match souk_core::identity::email::request_change(state.souk(), &s.principal, &f.email, &client).await {
+        Ok(()) => Ok(render(&MessagePage {
+            layout: Layout::new("Check the new inbox"),
+            heading: "Check the new inbox".into(),
+            paragraphs: vec![format!(
+                "We mailed a link to {}. Your address changes when you open it (within 24 hours); then every device is signed out.",
+                f.email
+            )],
+            link: "/account/security".into(),
+            link_label: "Back to the security centre".into(),
+        })?
+        .into_response()),
+        Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
+        Err(e) => {
+            let page = security_page(&state, &s, inline(e)?, String::new()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    }
+}
+
+pub(crate) async fn confirm_email_page(Query(q): Query<TokenQuery>) -> Result<Html<String>, Problem> {
+    render(&ConfirmLinkPage {
+        layout: Layout::new("Confirm your new address"),
+        error: String::new(),
+        notice: String::new(),
+        heading: "Confirm your new email address".into(),
+        action: "/confirm-email".into(),
+        token: q.token.unwrap_or_default(),
+        ask_password: false,
+        min_length: 0,
+        button: "Confirm the new address".into(),
+    })
+}
+
+pub(crate) async fn confirm_email(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, Problem> {
+    let result = souk_core::identity::email::confirm_change(state.souk(), &f.token, &client).await;
+    let (heading, text) = match result {
+        Ok(()) => (
+            "Address changed",
+            "Your new address is confirmed. Every device was signed out: sign in again.".to_owned(),
+        ),
+        Err(e) => ("This link cannot be used", inline(e)?),
+    };
+    let mut res = render(&MessagePage {
+        layout: Layout::new(heading),
+        heading: heading.into(),
+        paragraphs: vec![text],
+        link: "/login".into(),
+        link_label: "Sign in".into(),
+    })?
+    .into_response();
+    append_cookie(&mut res, &clear_cookie(SameSite::Lax));
+    Ok(res)
+}
+
 pub(crate) async fn setup_page(Query(q): Query<TokenQuery>) -> Result<Html<String>, Problem> {
     render(&SetupPage {
         layout: Layout::new("Set up Souk"),

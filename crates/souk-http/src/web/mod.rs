@@ -48,6 +48,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/api-keys", get(account::api_keys).post(account::create_api_key))
         .route("/account/api-keys/{id}/revoke", post(account::revoke_api_key))
         .route("/setup", get(account::setup_page).post(account::setup))
+        .route("/account/email", post(account::change_email))
+        .route("/confirm-email", get(account::confirm_email_page).post(account::confirm_email))
         .route("/dev/mail", get(account::dev_mail))
 }
 

@@ -546,3 +546,48 @@ pub async fn purge_expired(conn: &mut AnyConnection, before: Timestamp) -> Resul
     }
     Ok(n)
 }
+
+/// Records a pending change of address (the new one sealed), replacing older ones.
+pub async fn insert_email_change(
+    conn: &mut AnyConnection,
+    hash: &[u8],
+    account: AccountId,
+    new_email: &souk_crypto::Sealed,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE email_changes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL")
+        .bind(account.to_string())
+        .bind(now.as_micros())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO email_changes (token_hash, account_id, new_email_sealed, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash)
+    .bind(account.to_string())
+    .bind(new_email.as_bytes())
+    .bind(now.as_micros())
+    .bind(expires_at.as_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Uses a pending change once, before it expires: its account and sealed new address.
+pub async fn consume_email_change(
+    conn: &mut AnyConnection,
+    hash: &[u8],
+    now: Timestamp,
+) -> Result<Option<(AccountId, Vec<u8>)>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE email_changes SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING account_id, new_email_sealed",
+    )
+    .bind(hash)
+    .bind(now.as_micros())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((account_id(&r, "account_id")?, r.try_get("new_email_sealed")?))).transpose()
+}
