@@ -11,7 +11,9 @@
 //!
 //! The buffer belongs to the thread, not to the instance: it remembers which instance
 //! filled it, and another instance on the same thread discards it and refills it from its
-//! own source, so an instance never hands out bytes drawn from another's source.
+//! own source, so an instance never hands out bytes drawn from another's source. A process
+//! that forked would copy its buffers into the child (as it would have copied the shared
+//! buffer this replaces); Souk does not fork.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
