@@ -39,6 +39,32 @@ fn field(c: &mut Criterion) {
             raw.open_in_place(nonce(), ring::aead::Aad::from(b"ctx"), &mut buf).unwrap().len()
         });
     });
+    // What the envelope costs beyond the cipher, part by part (for BENCHMARKS.md).
+    c.bench_function("part: nonce", |b| b.iter(|| nonces.next()));
+    let aad_len = 14 + 5 + ctx.table.len() + 1 + ctx.column.len() + 1 + ctx.row_id.len();
+    let aad = vec![0x5au8; aad_len];
+    c.bench_function("part: ring seal+open 64 B, the field's 70-byte AAD, no allocation (floor)", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 80];
+            buf[..64].copy_from_slice(std::hint::black_box(&plain));
+            let nonce = || ring::aead::Nonce::assume_unique_for_key([1u8; 12]);
+            let (body, tag_out) = buf.split_at_mut(64);
+            let tag = raw.seal_in_place_separate_tag(nonce(), ring::aead::Aad::from(&aad), body).unwrap();
+            tag_out.copy_from_slice(tag.as_ref());
+            raw.open_in_place(nonce(), ring::aead::Aad::from(&aad), &mut buf).unwrap().len()
+        });
+    });
+    c.bench_function("part: allocate and free 97 B and 64 B", |b| {
+        b.iter(|| {
+            let a = Vec::<u8>::with_capacity(std::hint::black_box(97));
+            let b = Vec::<u8>::with_capacity(std::hint::black_box(64));
+            (std::hint::black_box(a), std::hint::black_box(b))
+        });
+    });
+    c.bench_function("part: zeroize 64 B", |b| {
+        let mut buf = zeroize::Zeroizing::new(vec![0x61u8; 64]);
+        b.iter(|| zeroize::Zeroize::zeroize(std::hint::black_box(&mut *buf)));
+    });
     let bidx = BlindIndexKey::derive(&KeyBytes::generate(&entropy), "accounts", "email");
     c.bench_function("blind index (email)", |b| {
         b.iter(|| bidx.index(std::hint::black_box(b"amina@example.org"), 20));

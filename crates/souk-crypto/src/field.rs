@@ -7,7 +7,8 @@
 
 use crate::CryptoError;
 use crate::keyring::DataKey;
-use crate::nonce::Nonces;
+use crate::keyring::TAG_LEN;
+use crate::nonce::{NONCE_LEN, Nonces};
 
 const FORMAT_V1: u8 = 0x01;
 const HEADER_LEN: usize = 5;
@@ -46,36 +47,41 @@ impl Sealed {
     }
 }
 
-thread_local! {
-    /// Scratch space for authenticated data. Sealing and opening sit on every read and write
-    /// of personal data, and a fresh allocation per call costs as much as the bookkeeping
-    /// around the cipher. The contents are not secret (header and field location).
-    static AAD: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(128));
-}
+/// Authenticated data of a field: `"souk/field/v1\0" ‖ header ‖ table ‖ 0 ‖ column ‖ 0 ‖ row id`.
+const AAD_PREFIX: &[u8] = b"souk/field/v1\0";
+/// Authenticated data up to this length (any table and column with a UUID row id) is built
+/// on the stack; sealing and opening sit on every read and write of personal data, and an
+/// allocation per call would cost as much as the bookkeeping around the cipher.
+const AAD_INLINE: usize = 128;
 
-/// Runs `f` with the authenticated data of a field.
+/// Runs `f` with the authenticated data of a field. The contents are not secret (header and
+/// field location).
 fn with_aad<T>(header: &[u8], ctx: &FieldContext<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
-    AAD.with(|cell| {
-        // A re-entrant call (impossible today) gets its own buffer instead of a panic.
-        let mut owned;
-        let mut guard = cell.try_borrow_mut();
-        let aad: &mut Vec<u8> = match guard.as_deref_mut() {
-            Ok(buf) => buf,
-            Err(_) => {
-                owned = Vec::new();
-                &mut owned
+    let parts: [&[u8]; 7] = [
+        AAD_PREFIX,
+        header,
+        ctx.table.as_bytes(),
+        b"\0",
+        ctx.column.as_bytes(),
+        b"\0",
+        ctx.row_id.as_bytes(),
+    ];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut inline = [0u8; AAD_INLINE];
+    let mut rest: &mut [u8] = &mut inline;
+    for part in parts {
+        match rest.split_at_mut_checked(part.len()) {
+            Some((dst, tail)) => {
+                dst.copy_from_slice(part);
+                rest = tail;
             }
-        };
-        aad.clear();
-        aad.extend_from_slice(b"souk/field/v1\0");
-        aad.extend_from_slice(header);
-        aad.extend_from_slice(ctx.table.as_bytes());
-        aad.push(0);
-        aad.extend_from_slice(ctx.column.as_bytes());
-        aad.push(0);
-        aad.extend_from_slice(ctx.row_id.as_bytes());
-        f(aad)
-    })
+            None => return f(&parts.concat()),
+        }
+    }
+    match inline.get(..len) {
+        Some(aad) => f(aad),
+        None => f(&parts.concat()),
+    }
 }
 
 impl DataKey {
@@ -86,10 +92,11 @@ impl DataKey {
         plaintext: &[u8],
         nonces: &Nonces,
     ) -> Result<Sealed, CryptoError> {
-        let mut out = Vec::with_capacity(HEADER_LEN + 12 + plaintext.len() + 16);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&self.version.to_be_bytes());
-        let header: [u8; HEADER_LEN] = out.as_slice().try_into().map_err(|_| CryptoError::Format)?;
+        let [a, b, c, d] = self.version.to_be_bytes();
+        let header = [FORMAT_V1, a, b, c, d];
+        // One allocation of the final size: header, then nonce, ciphertext and tag in place.
+        let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&header);
         with_aad(&header, ctx, |aad| self.aead.seal_into(nonces, aad, plaintext, &mut out))?;
         Ok(Sealed(out))
     }
@@ -105,13 +112,18 @@ impl DataKey {
             return Err(CryptoError::UnknownKeyVersion(version));
         }
         let (header, body) = sealed.0.split_at_checked(HEADER_LEN).ok_or(CryptoError::Format)?;
-        with_aad(header, ctx, |aad| self.aead.open(aad, body)).map(zeroize::Zeroizing::new)
+        with_aad(header, ctx, |aad| self.aead.open(aad, body))
     }
 
     /// Opens a text field.
     pub fn open_text(&self, ctx: &FieldContext<'_>, sealed: &Sealed) -> Result<String, CryptoError> {
-        let bytes = self.open(ctx, sealed)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| CryptoError::Format)
+        let mut bytes = self.open(ctx, sealed)?;
+        // Moves the plaintext into the string instead of copying it; if it is not UTF-8,
+        // the bytes come back and are wiped.
+        String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+            drop(zeroize::Zeroizing::new(e.into_bytes()));
+            CryptoError::Format
+        })
     }
 }
 
@@ -164,6 +176,62 @@ mod tests {
             bytes[i] ^= flip;
             prop_assert!(k.open(&CTX, &Sealed::from_stored(bytes)).is_err());
         }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        use std::fmt::Write as _;
+        bytes.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// Ciphertexts produced by the implementation before the per-thread nonce buffers and
+    /// in-place opening (commit 0cb92c3), with fixed key and nonce sources: the format and
+    /// the authenticated data must not change, or stored fields would stop opening.
+    #[test]
+    fn known_answers_from_the_previous_implementation() {
+        use souk_domain::entropy::SeededEntropy;
+        let k = DataKey::new(7, &KeyBytes::generate(&SeededEntropy::new(1))).unwrap();
+        let n = Nonces::new(Box::new(SeededEntropy::new(2)));
+        let ctx = FieldContext {
+            table: "accounts",
+            column: "email",
+            row_id: "0192f0c0-a1b2-7c3d-8e9f-0a1b2c3d4e5f",
+        };
+        let field = "0100000007ce56971cde355897421efc0b479bbf4ed50d72f5b163d758dd570cd4ea9cc98d3f0c335c47bbb2db96a006629e";
+        let empty = "01000000071046c8bf2f537eddbfbc7b986625a6f8b6b07703a77f9b75f046e7ce";
+        let s = k.seal(&ctx, b"amina@example.org", &n).unwrap();
+        assert_eq!(hex(s.as_bytes()), field);
+        assert_eq!(k.open_text(&ctx, &s).unwrap(), "amina@example.org");
+        let e = k.seal(&ctx, b"", &n).unwrap();
+        assert_eq!(hex(e.as_bytes()), empty);
+        assert!(k.open(&ctx, &e).unwrap().is_empty());
+    }
+
+    #[test]
+    fn authenticated_data_is_the_same_on_the_stack_and_on_the_heap() {
+        let long = "r".repeat(300);
+        for row_id in ["a1", "0192f0c0-a1b2-7c3d-8e9f-0a1b2c3d4e5f", &long] {
+            let ctx = FieldContext { row_id, ..CTX };
+            let header = [FORMAT_V1, 0, 0, 0, 3];
+            let mut expected = b"souk/field/v1\0".to_vec();
+            expected.extend_from_slice(&header);
+            expected.extend_from_slice(b"accounts\0email\0");
+            expected.extend_from_slice(row_id.as_bytes());
+            assert_eq!(with_aad(&header, &ctx, <[u8]>::to_vec), expected);
+            let (k, n) = setup();
+            let s = k.seal(&ctx, b"v", &n).unwrap();
+            assert_eq!(k.open(&ctx, &s).unwrap().as_slice(), b"v");
+            assert!(k.open(&FieldContext { row_id: "other", ..ctx }, &s).is_err());
+        }
+    }
+
+    #[test]
+    fn non_utf8_text_is_a_format_error() {
+        let (k, n) = setup();
+        let s = k.seal(&CTX, &[0xff, 0xfe], &n).unwrap();
+        assert!(matches!(k.open_text(&CTX, &s), Err(CryptoError::Format)));
     }
 
     #[test]

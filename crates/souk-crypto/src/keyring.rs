@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
+use zeroize::Zeroizing;
 
 use crate::CryptoError;
 use crate::key::KeyBytes;
 use crate::nonce::{NONCE_LEN, Nonces};
+
+/// AES-GCM's authentication tag.
+pub(crate) const TAG_LEN: usize = 16;
 
 /// Whose data a data key protects: `("account", id)` or `("shop", id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +21,8 @@ pub struct Subject<'a> {
     pub id: &'a str,
 }
 
-/// AES-256-GCM with a key whose bytes are kept (zeroizing) next to ring's key schedule.
+/// AES-256-GCM under one key. ring expands the key schedule once, here, when the key is
+/// loaded; sealing and opening reuse it.
 pub(crate) struct Aead {
     key: LessSafeKey,
 }
@@ -29,7 +34,8 @@ impl Aead {
         Ok(Self { key: LessSafeKey::new(unbound) })
     }
 
-    /// Appends `nonce ‖ ciphertext ‖ tag` to `out`.
+    /// Appends `nonce ‖ ciphertext ‖ tag` to `out`, encrypting in place in `out`'s spare
+    /// capacity (callers size it so that nothing is reallocated).
     pub(crate) fn seal_into(
         &self,
         nonces: &Nonces,
@@ -50,18 +56,18 @@ impl Aead {
         Ok(())
     }
 
-    /// Opens `nonce ‖ ciphertext ‖ tag`.
-    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    /// Opens `nonce ‖ ciphertext ‖ tag` into a buffer of exactly the plaintext's length that
+    /// is wiped when dropped, whether or not the ciphertext was authentic.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN).ok_or(CryptoError::Format)?;
-        if body.len() < AES_256_GCM.tag_len() {
-            return Err(CryptoError::Format);
-        }
+        let tag_at = body.len().checked_sub(TAG_LEN).ok_or(CryptoError::Format)?;
+        let (ciphertext, tag) = body.split_at_checked(tag_at).ok_or(CryptoError::Format)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Format)?;
-        let mut buf = body.to_vec();
-        let plain =
-            self.key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| CryptoError::Decrypt)?;
-        let len = plain.len();
-        buf.truncate(len);
+        let tag = Tag::try_from(tag).map_err(|_| CryptoError::Format)?;
+        let mut buf = Zeroizing::new(ciphertext.to_vec());
+        self.key
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut buf, 0..)
+            .map_err(|_| CryptoError::Decrypt)?;
         Ok(buf)
     }
 }
@@ -136,9 +142,7 @@ impl Kek {
         if wrapped.kek_version != self.version {
             return Err(CryptoError::UnknownKeyVersion(wrapped.kek_version));
         }
-        let plain = zeroize::Zeroizing::new(
-            self.aead.open(&wrap_aad(subject, dek_version, self.version), &wrapped.bytes)?,
-        );
+        let plain = self.aead.open(&wrap_aad(subject, dek_version, self.version), &wrapped.bytes)?;
         KeyBytes::from_slice(&plain)
     }
 }
@@ -247,6 +251,26 @@ mod tests {
         assert!(matches!(kek.unwrap_key(alice, 2, &w), Err(CryptoError::Decrypt)));
         let other = Kek::new(1, &KeyBytes::generate(&e)).unwrap();
         assert!(matches!(other.unwrap_key(alice, 1, &w), Err(CryptoError::Decrypt)), "wrong master key");
+    }
+
+    /// A wrapped key produced by the implementation before the per-thread nonces and in-place
+    /// opening (commit 0cb92c3): stored wrapped keys must keep unwrapping.
+    #[test]
+    fn known_answer_from_the_previous_implementation() {
+        use souk_domain::entropy::SeededEntropy;
+        let kek = Kek::new(3, &KeyBytes::generate(&SeededEntropy::new(4))).unwrap();
+        let dek = KeyBytes::generate(&SeededEntropy::new(1));
+        let subject = Subject { kind: "account", id: "a1" };
+        let w = kek.wrap(subject, 2, &dek, &Nonces::new(Box::new(SeededEntropy::new(5)))).unwrap();
+        let hex = w.bytes.iter().fold(String::new(), |mut s, b| {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+            s
+        });
+        assert_eq!(
+            hex,
+            "5ac389a30c3b0363f8369793b8e25b4c343d474760c6235cde1c84a8fc40f7756fce233ae273f8f449dc5c036099b6ef6df864672f29bfe36ac97179"
+        );
+        assert_eq!(kek.unwrap_key(subject, 2, &w).unwrap(), dek);
     }
 
     #[test]
