@@ -93,6 +93,42 @@ pub async fn authorize(
     Ok(())
 }
 
+/// Decides an action outside a transaction of the caller's: people acting on their own
+/// account (`account.view`, `account.update` on themselves) and other reads. A refusal, and
+/// a sensitive decision about someone else, are recorded.
+pub async fn check(
+    souk: &Souk,
+    principal: &Principal,
+    action: Action,
+    resource: &Resource<'_>,
+    client: &Client,
+) -> Result<(), CoreError> {
+    let decision = souk.access.decide(&principal.access_actor(), action, resource);
+    let own = matches!(resource, Resource::Account(id) if *id == principal.account);
+    if !decision.allowed || (SENSITIVE.contains(&action) && !own) {
+        let event = decision_event(
+            principal,
+            client,
+            action,
+            target_of(resource),
+            decision.allowed,
+            &decision.policies,
+        );
+        record_alone(souk, event).await?;
+    }
+    if decision.allowed { Ok(()) } else { Err(CoreError::Forbidden) }
+}
+
+/// A principal acting on its own account: Cedar's `own-account` policy decides.
+pub async fn own_account(
+    souk: &Souk,
+    principal: &Principal,
+    action: Action,
+    client: &Client,
+) -> Result<(), CoreError> {
+    check(souk, principal, action, &Resource::Account(principal.account), client).await
+}
+
 async fn record_alone(souk: &Souk, event: Event) -> Result<(), CoreError> {
     let mut tx = AuditedTx::begin(souk).await?;
     tx.record(&[event]).await?;

@@ -120,9 +120,13 @@ async fn sellers_need_a_second_factor_before_handing_out_a_key() {
     let clock = Arc::new(FakeClock::at(Timestamp::from_micros(1_790_000_010_000_000)));
     let app = TestApp::builder(Db::Sqlite).clock(clock.clone()).spawn().await;
     let (c, csrf) = signed_in(&app, "seller@example.com").await;
+    // Becoming a seller needs the second factor first.
+    let res = c.post(app.url("/api/v1/me/seller")).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert_problem(res, 403, "mfa_required").await;
     let me: Value = c.get(app.url("/api/v1/whoami")).send().await.unwrap().json().await.unwrap();
     let id: souk_domain::ids::AccountId = me["account_id"].as_str().unwrap().parse().unwrap();
     {
+        // A seller made before the rule (or by an operator) without MFA:
         let mut conn = app.state().souk().store.conn().await.unwrap();
         souk_store::identity::signin::set_role(&mut conn, id, "seller").await.unwrap();
     }
@@ -156,5 +160,48 @@ async fn sellers_need_a_second_factor_before_handing_out_a_key() {
     assert_eq!(res.status(), 200);
     let res = create().await.unwrap();
     assert_eq!(res.status(), 201, "a seller may grant listings:write once protected");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_with_mfa_becomes_a_seller_and_gets_a_new_session() {
+    let clock = Arc::new(FakeClock::at(Timestamp::from_micros(1_790_000_010_000_000)));
+    let app = TestApp::builder(Db::Sqlite).clock(clock.clone()).spawn().await;
+    let (c, csrf) = signed_in(&app, "maker@example.com").await;
+    let other = app.browser_client();
+    assert_eq!(
+        crate::identity::login(&app, &other, "maker@example.com", crate::identity::PASSWORD).await.status(),
+        200
+    );
+    let enrol: Value = c
+        .post(app.url("/api/v1/me/totp"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = souk_identity::totp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let code = secret.code_at(souk_domain::Clock::now(clock.as_ref())).unwrap();
+    let res = c
+        .post(app.url("/api/v1/me/totp/confirm"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let before: Value = c.get(app.url("/api/v1/me/sessions")).send().await.unwrap().json().await.unwrap();
+    let res = c.post(app.url("/api/v1/me/seller")).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_ne!(before[0]["id"], body["session_id"], "a privilege change issues a new session id");
+    let new_csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let me: Value = c.get(app.url("/api/v1/whoami")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["role"], "seller");
+    assert_problem(other.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthorized").await;
+    let again = c.post(app.url("/api/v1/me/seller")).header("x-csrf-token", &new_csrf).send().await.unwrap();
+    assert_problem(again, 409, "conflict").await;
     app.stop().await;
 }

@@ -66,6 +66,7 @@ pub async fn create(
     client: &Client,
 ) -> Result<CreatedKey, CoreError> {
     require_recent(souk, principal)?;
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     super::require_confirmed_owner(principal)?;
     // A key acts for a shop: sellers need their second factor before handing one out.
     super::require_mfa_policy(souk, principal).await?;
@@ -120,6 +121,7 @@ pub async fn list(souk: &Souk, principal: &Principal) -> Result<Vec<ApiKeyView>,
 
 /// Revokes one of the principal's keys; it stops working on its next request.
 pub async fn revoke(souk: &Souk, principal: &Principal, id: &str, client: &Client) -> Result<(), CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let mut tx = AuditedTx::begin(souk).await?;
     if !store::revoke_api_key(tx.conn(), principal.account, id, souk.clock.now()).await? {
         return Err(CoreError::NotFound("API key"));

@@ -32,6 +32,7 @@ pub async fn request_change(
     client: &Client,
 ) -> Result<(), CoreError> {
     require_recent(souk, principal)?;
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let started = tokio::time::Instant::now();
     let result = request_inner(souk, principal, new_email, client).await;
     if result.is_ok() {

@@ -59,6 +59,8 @@ async fn notify(souk: &Souk, principal: &Principal, what: &str) {
 
 /// Starts TOTP enrolment: a new seed, sealed, unconfirmed until a first code is entered.
 pub async fn start_totp(souk: &Souk, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, &Client::default())
+        .await?;
     require_recent(souk, principal)?;
     super::require_confirmed_owner(principal)?;
     let mut conn = souk.store.conn().await?;
@@ -141,6 +143,7 @@ async fn issue_recovery_codes(
 
 /// Removes TOTP (step-up). With no second factor left, the recovery codes go too.
 pub async fn disable_totp(souk: &Souk, principal: &Principal, client: &Client) -> Result<(), CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     require_recent(souk, principal)?;
     let mut tx = AuditedTx::begin(souk).await?;
     if !factors::delete_totp(tx.conn(), principal.account).await? {
@@ -162,6 +165,7 @@ pub async fn regenerate_recovery_codes(
     client: &Client,
 ) -> Result<Vec<SecretString>, CoreError> {
     require_recent(souk, principal)?;
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let mut tx = AuditedTx::begin(souk).await?;
     if !super::factors_enrolled(tx.conn(), principal.account).await? {
         return Err(CoreError::Conflict("add a passkey or an authenticator app first".into()));

@@ -10,6 +10,7 @@ pub mod login;
 pub mod mfa;
 pub mod passkeys;
 pub mod password;
+pub mod seller;
 pub mod sessions;
 pub mod signup;
 pub mod status;

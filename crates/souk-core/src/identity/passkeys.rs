@@ -66,6 +66,8 @@ async fn keep(
 
 /// Starts adding a passkey to the principal's account (a sensitive change: step-up).
 pub async fn start_registration(souk: &Souk, principal: &Principal) -> Result<Ceremony, CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, &Client::default())
+        .await?;
     require_recent(souk, principal)?;
     super::require_confirmed_owner(principal)?;
     let mut conn = souk.store.conn().await?;
@@ -194,6 +196,7 @@ pub async fn list(souk: &Souk, principal: &Principal) -> Result<Vec<PasskeyView>
 /// Removes one of the principal's passkeys (step-up). The last way to sign in cannot be
 /// removed: an account with no password keeps at least one passkey.
 pub async fn remove(souk: &Souk, principal: &Principal, id: &str, client: &Client) -> Result<(), CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     require_recent(souk, principal)?;
     let mut tx = AuditedTx::begin(souk).await?;
     let rows = factors::passkeys_of(tx.conn(), principal.account).await?;

@@ -146,6 +146,7 @@ pub async fn change(
     client: &Client,
 ) -> Result<(), CoreError> {
     super::sessions::require_recent(souk, principal)?;
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let mut conn = souk.store.conn().await?;
     let has_mfa = super::factors_enrolled(&mut conn, principal.account).await?;
     drop(conn);

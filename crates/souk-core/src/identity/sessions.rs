@@ -153,6 +153,7 @@ pub async fn authenticate(souk: &Souk, token: &SessionToken) -> Result<Option<Au
 
 /// The account's live sessions, for the sessions page.
 pub async fn list(souk: &Souk, principal: &Principal) -> Result<Vec<SessionView>, CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountView, &Client::default()).await?;
     let mut conn = souk.store.conn().await?;
     let rows = store::sessions_of(&mut conn, principal.account).await?;
     let current = match &principal.credential {
@@ -222,6 +223,7 @@ fn session_event(
 
 /// Revokes one of the principal's own sessions (another account's id is "not found").
 pub async fn revoke(souk: &Souk, principal: &Principal, id: &str, client: &Client) -> Result<(), CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let mut tx = AuditedTx::begin(souk).await?;
     if !store::revoke_session(tx.conn(), principal.account, id, souk.clock.now()).await? {
         return Err(CoreError::NotFound("session"));
@@ -233,6 +235,7 @@ pub async fn revoke(souk: &Souk, principal: &Principal, id: &str, client: &Clien
 
 /// Revokes every session of the principal's account except the current one.
 pub async fn revoke_others(souk: &Souk, principal: &Principal, client: &Client) -> Result<u64, CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let keep = match &principal.credential {
         Credential::Session { id, .. } => Some(id.as_str()),
         Credential::ApiKey { .. } => None,

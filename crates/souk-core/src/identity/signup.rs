@@ -252,6 +252,7 @@ pub async fn set_phrase(
     value: &str,
     client: &Client,
 ) -> Result<(), CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountUpdate, client).await?;
     let p = clean_text("phrase", value, MAX_PHRASE, true)?;
     let mut tx = AuditedTx::begin(souk).await?;
     set_phrase_in(souk, tx.conn(), principal.account, &p).await?;

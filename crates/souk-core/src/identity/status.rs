@@ -55,6 +55,8 @@ impl SecurityStatus {
 
 /// The principal's own security status.
 pub async fn status(souk: &Souk, principal: &Principal) -> Result<SecurityStatus, CoreError> {
+    crate::authz::own_account(souk, principal, souk_access::Action::AccountView, &super::Client::default())
+        .await?;
     let profile = crate::accounts::profile(souk, principal.account).await?;
     let phrase = super::signup::phrase(souk, principal.account).await?;
     let mut conn = souk.store.conn().await?;

@@ -1001,3 +1001,22 @@ pub async fn confirm_email(
     identity::email::confirm_change(state.souk(), &req.token, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Become a seller (needs a confirmed address, a second factor and a sign-in within 5
+/// minutes). Every session ends; this call's answer carries the new one.
+#[utoipa::path(
+    post, path = "/api/v1/me/seller", tag = "identity",
+    responses(
+        (status = 200, description = "Now a seller; a new session cookie is set", body = SessionResponse),
+        (status = 403, description = "Step-up or a second factor required", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Already a seller", body = ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
+pub async fn become_seller(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Session(s): Session,
+) -> Result<Response, Problem> {
+    let session = identity::seller::become_seller(state.souk(), &s.principal, &client).await?;
+    Ok(session_response(&session, false, None))
+}

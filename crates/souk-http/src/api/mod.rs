@@ -96,6 +96,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::totp_confirm))
         .routes(routes!(auth::recovery_codes))
         .routes(routes!(auth::whoami))
+        .routes(routes!(auth::become_seller))
         .routes(routes!(auth::change_email))
         .routes(routes!(auth::confirm_email))
         .routes(routes!(auth::reauth_passkey_start))
