@@ -139,25 +139,7 @@ async fn sellers_need_a_second_factor_before_handing_out_a_key() {
     assert_problem(create().await.unwrap(), 403, "mfa_required").await;
     let me: Value = c.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["mfa_required_missing"], true, "the security centre says so");
-    let enrol: Value = c
-        .post(app.url("/api/v1/me/totp"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = souk_identity::totp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let code = secret.code_at(souk_domain::Clock::now(clock.as_ref())).unwrap();
-    let res = c
-        .post(app.url("/api/v1/me/totp/confirm"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    crate::mfa::enable_totp(&app, &c, &csrf, &clock).await;
     let res = create().await.unwrap();
     assert_eq!(res.status(), 201, "a seller may grant listings:write once protected");
     app.stop().await;
@@ -173,25 +155,7 @@ async fn a_buyer_with_mfa_becomes_a_seller_and_gets_a_new_session() {
         crate::identity::login(&app, &other, "maker@example.com", crate::identity::PASSWORD).await.status(),
         200
     );
-    let enrol: Value = c
-        .post(app.url("/api/v1/me/totp"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = souk_identity::totp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let code = secret.code_at(souk_domain::Clock::now(clock.as_ref())).unwrap();
-    let res = c
-        .post(app.url("/api/v1/me/totp/confirm"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    crate::mfa::enable_totp(&app, &c, &csrf, &clock).await;
     let before: Value = c.get(app.url("/api/v1/me/sessions")).send().await.unwrap().json().await.unwrap();
     let res = c.post(app.url("/api/v1/me/seller")).header("x-csrf-token", &csrf).send().await.unwrap();
     assert_eq!(res.status(), 200);

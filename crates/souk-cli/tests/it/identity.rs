@@ -684,3 +684,31 @@ async fn changing_the_email_address_needs_the_new_inbox_and_signs_everyone_out()
     assert_eq!((me["email"].as_str(), me["email_verified"].as_bool()), (Some("new@example.com"), Some(true)));
     app.stop().await;
 }
+
+/// Web forms acting on a session need its CSRF token; without a session they send the
+/// browser to sign in and come back to the right page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_forms_need_the_session_and_its_token() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let (c, _) = signed_in(&app, "forms@example.com").await;
+    let page = c.get(app.url("/account/security")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let post = |client: &reqwest::Client, path: &str, csrf: &str| {
+        client
+            .post(app.url(path))
+            .header("origin", &app.base)
+            .form(&[("csrf", csrf), ("phrase", "red kite")])
+            .send()
+    };
+    assert_eq!(post(&c, "/account/phrase", "forged").await.unwrap().status(), 403);
+    let res = post(&c, "/account/phrase", &csrf).await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account/security?done=phrase");
+    let me: Value = c.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["anti_phishing_phrase"], "red kite");
+    let anonymous = app.browser_client();
+    let res = post(&anonymous, "/account/sessions/revoke-others", "x").await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login?next=/account/sessions");
+    app.stop().await;
+}

@@ -12,6 +12,41 @@ use souk_testkit::{Db, TestApp};
 use crate::assert_problem;
 use crate::identity::{PASSWORD, login, signed_in};
 
+/// Turns on TOTP for the signed-in `c` at the clock's time; returns the secret and the
+/// recovery codes.
+pub async fn enable_totp(
+    app: &TestApp,
+    c: &reqwest::Client,
+    csrf: &str,
+    clock: &FakeClock,
+) -> (TotpSecret, Vec<String>) {
+    let enrol: Value = c
+        .post(app.url("/api/v1/me/totp"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let res = c
+        .post(app.url("/api/v1/me/totp/confirm"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "code": secret.code_at(clock.now()).unwrap() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let codes = res.json::<Value>().await.unwrap()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    (secret, codes)
+}
+
 async fn second(app: &TestApp, c: &reqwest::Client, pending: &str, body: Value) -> reqwest::Response {
     let mut body = body;
     body["pending_token"] = Value::from(pending);
@@ -133,24 +168,7 @@ async fn a_password_used_without_the_second_step_is_reported_to_the_owner() {
     let app = TestApp::builder(Db::Sqlite).clock(clock.clone()).spawn().await;
     let email = "alerted@example.com";
     let (c, csrf) = signed_in(&app, email).await;
-    let enrol: Value = c
-        .post(app.url("/api/v1/me/totp"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
-    let res = c
-        .post(app.url("/api/v1/me/totp/confirm"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "code": secret.code_at(clock.now()).unwrap() }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    enable_totp(&app, &c, &csrf, &clock).await;
     let attacker = app.browser_client();
     let _ = pending(&app, &attacker, email).await;
     let souk = app.state().souk();

@@ -88,6 +88,46 @@ fn signed_in(s: &IssuedSession, next: &str, device: Option<&SessionToken>) -> Re
     res
 }
 
+/// A form posted by a signed-in person, with its CSRF token checked: without a session the
+/// browser is sent to sign in (and back to the page's section); a bad token is refused.
+pub(crate) struct SignedInForm<T>(pub Arc<Authenticated>, pub T);
+
+/// Forms that carry the session's CSRF token.
+pub(crate) trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_field {
+    ($($form:ty),*) => {
+        $(impl CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+
+impl<T: serde::de::DeserializeOwned + CsrfField + Send> axum::extract::FromRequest<AppState>
+    for SignedInForm<T>
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let section = ["/account/sessions", "/account/api-keys"]
+            .into_iter()
+            .find(|p| req.uri().path().starts_with(p))
+            .unwrap_or("/account/security");
+        let session =
+            req.extensions().get::<crate::middleware::auth::CurrentSession>().and_then(|c| c.0.clone());
+        let Some(s) = session else {
+            return Err(Redirect::to(&format!("/login?next={section}")).into_response());
+        };
+        let Form(form) = Form::<T>::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        check_csrf(state, &s, form.csrf()).map_err(IntoResponse::into_response)?;
+        Ok(Self(s, form))
+    }
+}
+
 /// The session, or a redirect to sign in and come back.
 fn require(session: Option<Arc<Authenticated>>, back_to: &str) -> Result<Arc<Authenticated>, Redirect> {
     session.ok_or_else(|| Redirect::to(&format!("/login?next={back_to}")))
@@ -360,6 +400,8 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+csrf_field!(CsrfForm, PhraseForm, NewPasswordForm, ReauthForm, CodeForm, NewKeyForm, ChangeEmailForm);
+
 pub(crate) async fn logout(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -538,14 +580,8 @@ pub(crate) struct PhraseForm {
 pub(crate) async fn set_phrase(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<PhraseForm>,
+    SignedInForm(s, f): SignedInForm<PhraseForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match signup::set_phrase(state.souk(), &s.principal, &f.phrase, &client).await {
         Ok(()) => Ok(see_other("/account/security?done=phrase")),
         Err(e) => {
@@ -564,14 +600,8 @@ pub(crate) struct NewPasswordForm {
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<NewPasswordForm>,
+    SignedInForm(s, f): SignedInForm<NewPasswordForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match password::change(state.souk(), &s.principal, f.new_password, &client).await {
         Ok(()) => Ok(see_other("/account/security?done=password")),
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
@@ -611,14 +641,8 @@ pub(crate) struct ReauthForm {
 pub(crate) async fn reauth(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<ReauthForm>,
+    SignedInForm(s, f): SignedInForm<ReauthForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     let next = safe_next(f.next.as_deref());
     match sessions::reauthenticate_with_password(state.souk(), &s.principal, f.password, &client).await {
         Ok(()) => Ok(see_other(&next)),
@@ -671,15 +695,9 @@ pub(crate) async fn sessions_page(
 pub(crate) async fn revoke_session(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/sessions") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     sessions::revoke(state.souk(), &s.principal, &id, &client).await?;
     Ok(see_other("/account/sessions"))
 }
@@ -687,14 +705,8 @@ pub(crate) async fn revoke_session(
 pub(crate) async fn revoke_others(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/sessions") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     sessions::revoke_others(state.souk(), &s.principal, &client).await?;
     Ok(see_other("/account/sessions"))
 }
@@ -702,15 +714,9 @@ pub(crate) async fn revoke_others(
 pub(crate) async fn remove_passkey(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match souk_core::identity::passkeys::remove(state.souk(), &s.principal, &id, &client).await {
         Ok(()) => Ok(see_other("/account/security?done=passkey-removed")),
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
@@ -740,14 +746,8 @@ fn codes_page(notice: &str, codes: &[SecretString]) -> Result<Response, Problem>
 
 pub(crate) async fn totp_start(
     State(state): State<AppState>,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match mfa::start_totp(state.souk(), &s.principal).await {
         Ok(e) => Ok(no_store(
             render(&TotpSetupPage {
@@ -774,14 +774,8 @@ pub(crate) struct CodeForm {
 pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<CodeForm>,
+    SignedInForm(s, f): SignedInForm<CodeForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match mfa::confirm_totp(state.souk(), &s.principal, &f.code, &client).await {
         Ok(codes) if codes.is_empty() => Ok(see_other("/account/security?done=totp")),
         Ok(codes) => codes_page("Your authenticator app is on.", &codes),
@@ -801,14 +795,8 @@ pub(crate) async fn totp_confirm(
 pub(crate) async fn totp_disable(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match mfa::disable_totp(state.souk(), &s.principal, &client).await {
         Ok(()) => Ok(see_other("/account/security?done=totp-removed")),
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
@@ -819,14 +807,8 @@ pub(crate) async fn totp_disable(
 pub(crate) async fn recovery_codes(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match mfa::regenerate_recovery_codes(state.souk(), &s.principal, &client).await {
         Ok(codes) => codes_page("New recovery codes: the old ones no longer work.", &codes),
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
@@ -880,14 +862,8 @@ pub(crate) struct NewKeyForm {
 pub(crate) async fn create_api_key(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<NewKeyForm>,
+    SignedInForm(s, f): SignedInForm<NewKeyForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/api-keys") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     let days = f.expires_in_days.trim().parse::<u32>().unwrap_or(0);
     match souk_core::identity::api_keys::create(state.souk(), &s.principal, &f.name, &f.scopes, days, &client)
         .await
@@ -908,15 +884,9 @@ pub(crate) async fn create_api_key(
 pub(crate) async fn revoke_api_key(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(s, _): SignedInForm<CsrfForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/api-keys") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     souk_core::identity::api_keys::revoke(state.souk(), &s.principal, &id, &client).await?;
     Ok(see_other("/account/api-keys"))
 }
@@ -930,14 +900,8 @@ pub(crate) struct ChangeEmailForm {
 pub(crate) async fn change_email(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
-    MaybeSession(session): MaybeSession,
-    Form(f): Form<ChangeEmailForm>,
+    SignedInForm(s, f): SignedInForm<ChangeEmailForm>,
 ) -> Result<Response, Problem> {
-    let s = match require(session, "/account/security") {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect.into_response()),
-    };
-    check_csrf(&state, &s, &f.csrf)?;
     match souk_core::identity::email::request_change(state.souk(), &s.principal, &f.email, &client).await {
         Ok(()) => Ok(render(&MessagePage {
             layout: Layout::new("Check the new inbox"),
