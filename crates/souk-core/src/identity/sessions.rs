@@ -151,6 +151,21 @@ pub async fn authenticate(souk: &Souk, token: &SessionToken) -> Result<Option<Au
     Ok(Some(Authenticated { principal, csrf: souk.identity.csrf_token(&key), key, recently_authenticated }))
 }
 
+/// A sealed session detail in clear, on the caller's connection.
+async fn reveal(
+    souk: &Souk,
+    conn: &mut AnyConnection,
+    subject: Subject<'_>,
+    ctx: &FieldContext<'_>,
+    bytes: Option<Vec<u8>>,
+) -> Result<String, CoreError> {
+    let Some(bytes) = bytes else { return Ok("unknown".to_owned()) };
+    Ok(match souk.keys.reveal(conn, subject, ctx, &Sealed::from_stored(bytes)).await? {
+        Revealed::Text(t) => t,
+        Revealed::Erased => "[erased]".to_owned(),
+    })
+}
+
 /// The account's live sessions, for the sessions page.
 pub async fn list(souk: &Souk, principal: &Principal) -> Result<Vec<SessionView>, CoreError> {
     crate::authz::own_account(souk, principal, souk_access::Action::AccountView, &Client::default()).await?;
@@ -173,26 +188,9 @@ pub async fn list(souk: &Souk, principal: &Principal) -> Result<Vec<SessionView>
         if policy(staff).liveness(&times, souk.clock.now()) != Liveness::Live {
             continue;
         }
-        let reveal = |column, bytes: Option<Vec<u8>>| {
-            let id = r.id.clone();
-            async move {
-                let Some(bytes) = bytes else { return Ok::<_, CoreError>("unknown".to_owned()) };
-                let mut conn = souk.store.conn().await?;
-                Ok(
-                    match souk
-                        .keys
-                        .reveal(&mut conn, subject, &ctx(column, &id), &Sealed::from_stored(bytes))
-                        .await?
-                    {
-                        Revealed::Text(t) => t,
-                        Revealed::Erased => "[erased]".to_owned(),
-                    },
-                )
-            }
-        };
         out.push(SessionView {
-            device: reveal("device", r.device_sealed.clone()).await?,
-            place: reveal("network", r.network_sealed.clone()).await?,
+            device: reveal(souk, &mut conn, subject, &ctx("device", &r.id), r.device_sealed.clone()).await?,
+            place: reveal(souk, &mut conn, subject, &ctx("network", &r.id), r.network_sealed.clone()).await?,
             current: current.as_deref() == Some(r.id.as_str()),
             id: r.id,
             method: r.method,
