@@ -57,6 +57,10 @@ pub enum Action {
     ShopUpdate,
     ShopManageStaff,
     ShopVerify,
+    ShopView,
+    ShopSubmitVerification,
+    ShopReadDocuments,
+    ShopSuspend,
     PayoutView,
     PayoutRelease,
     ListingCreate,
@@ -80,6 +84,10 @@ impl Action {
             Self::ShopUpdate
             | Self::ShopManageStaff
             | Self::ShopVerify
+            | Self::ShopView
+            | Self::ShopSubmitVerification
+            | Self::ShopReadDocuments
+            | Self::ShopSuspend
             | Self::PayoutView
             | Self::PayoutRelease
             | Self::ListingCreate => matches!(resource, Resource::Shop(_)),
@@ -90,7 +98,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 20] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -99,6 +107,10 @@ impl Action {
         Self::ShopUpdate,
         Self::ShopManageStaff,
         Self::ShopVerify,
+        Self::ShopView,
+        Self::ShopSubmitVerification,
+        Self::ShopReadDocuments,
+        Self::ShopSuspend,
         Self::PayoutView,
         Self::PayoutRelease,
         Self::ListingCreate,
@@ -120,6 +132,10 @@ impl Action {
             Self::ShopUpdate => "shop.update",
             Self::ShopManageStaff => "shop.manage_staff",
             Self::ShopVerify => "shop.verify",
+            Self::ShopView => "shop.view",
+            Self::ShopSubmitVerification => "shop.submit_verification",
+            Self::ShopReadDocuments => "shop.read_documents",
+            Self::ShopSuspend => "shop.suspend",
             Self::PayoutView => "payout.view",
             Self::PayoutRelease => "payout.release",
             Self::ListingCreate => "listing.create",

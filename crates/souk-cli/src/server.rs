@@ -263,6 +263,12 @@ async fn sign_in_alerts(state: AppState) {
         if let Err(e) = souk_core::identity::login::alert_unfinished_sign_ins(state.souk()).await {
             tracing::warn!(error = %e, "could not check unfinished sign-ins");
         }
+        // Unpaid checkouts give their stock back when their payment window closes.
+        match souk_core::market::checkout::expire_unpaid(state.souk()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "unpaid checkouts expired"),
+            Err(e) => tracing::warn!(error = %e, "could not expire unpaid checkouts"),
+        }
     }
 }
 
@@ -287,5 +293,8 @@ async fn upkeep(state: AppState, checkpoint_interval: Duration) {
         }
         state.forget_idle_clients();
         state.souk().identity.gate.forget_idle();
+        if let Err(e) = souk_core::idempotency::purge(state.souk()).await {
+            tracing::warn!(error = %e, "could not purge idempotency keys");
+        }
     }
 }

@@ -373,6 +373,12 @@ impl<'s> AuditedTx<'s> {
         Ok(Self { souk, tx: souk.store.begin().await?, recorded: false })
     }
 
+    /// A transaction that takes the write lock at once (see `Store::begin_write`), for
+    /// changes that read then write under contention, like a checkout's stock reservation.
+    pub async fn begin_write(souk: &'s Souk) -> Result<Self, CoreError> {
+        Ok(Self { souk, tx: souk.store.begin_write().await?, recorded: false })
+    }
+
     /// The connection, for the change itself.
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx

@@ -16,6 +16,8 @@ const SENSITIVE: &[Action] = &[
     Action::AuditRead,
     Action::AuditExport,
     Action::ShopVerify,
+    Action::ShopSuspend,
+    Action::ShopReadDocuments,
     Action::PayoutRelease,
     Action::OrderRefund,
     Action::ListingTakedown,

@@ -33,6 +33,9 @@ pub enum CoreError {
     /// The request conflicts with the current state (e.g. a name already taken).
     #[error("{0}")]
     Conflict(String),
+    /// The checkout was declined by the risk step (the reason is kept for staff only).
+    #[error("this checkout cannot be completed")]
+    Declined,
     /// A dependency (the database) is unavailable; the caller may retry later.
     #[error("a dependency is unavailable")]
     Unavailable,

@@ -49,6 +49,7 @@ pub struct KeyService {
     nonces: Nonces,
     email_index: BlindIndexKey,
     login_throttle: BlindIndexKey,
+    registration_index: BlindIndexKey,
     identity_root: KeyBytes,
     signer: Signer,
 }
@@ -114,6 +115,7 @@ impl KeyService {
             nonces,
             email_index: BlindIndexKey::derive(&blind_root, "accounts", "email"),
             login_throttle: BlindIndexKey::derive(&blind_root, "login_throttle", "email"),
+            registration_index: BlindIndexKey::derive(&blind_root, "shop_verifications", "registration"),
             identity_root,
             signer: Signer::from_seed(signing_seed.expose(), 1).map_err(internal)?,
         })
@@ -207,6 +209,27 @@ impl KeyService {
             None => Ok(Revealed::Erased),
             Some(key) => key.open_text(ctx, sealed).map(Revealed::Text).map_err(internal),
         }
+    }
+
+    /// Opens a sealed binary field (a document), or `None` when the subject was erased.
+    pub async fn reveal_bytes(
+        &self,
+        conn: &mut AnyConnection,
+        subject: Subject<'_>,
+        ctx: &FieldContext<'_>,
+        sealed: &Sealed,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, CoreError> {
+        match self.data_key(conn, subject, false, Timestamp::UNIX_EPOCH).await? {
+            None => Ok(None),
+            Some(key) => key.open(ctx, sealed).map(Some).map_err(internal),
+        }
+    }
+
+    /// The blind index of a (normalised) shop registration number: truncated like the
+    /// email index, so it finds candidates to compare and proves nothing on its own.
+    #[must_use]
+    pub fn registration_index(&self, number: &str) -> Vec<u8> {
+        self.registration_index.index(number.as_bytes(), blind_index::bits_for_rows(EXPECTED_ACCOUNTS))
     }
 
     /// The blind index of an email address.

@@ -9,9 +9,11 @@ pub mod catalog;
 pub mod demo;
 mod error;
 pub mod health;
+pub mod idempotency;
 pub mod identity;
 pub mod keys;
 pub mod mail;
+pub mod market;
 pub mod staff;
 
 use std::sync::Arc;
@@ -35,6 +37,12 @@ pub struct Souk {
     pub identity: Arc<identity::Identity>,
     /// The Cedar policies that decide every action.
     pub access: Arc<souk_access::Access>,
+    /// The operator's marketplace settings (currency, limits for unverified shops, fees).
+    pub market: Arc<market::MarketConfig>,
+    /// The checkout's risk step (velocity rules until the fraud engine plugs in).
+    pub risk: Arc<dyn market::steps::RiskStep>,
+    /// The checkout's payment step (awaiting payment until a connector plugs in).
+    pub payment: Arc<dyn market::steps::PaymentStep>,
 }
 
 impl Souk {
@@ -50,6 +58,24 @@ impl Souk {
     ) -> Result<Self, CoreError> {
         let identity = Arc::new(identity::Identity::new(config, mailer, &keys, entropy.as_ref())?);
         let access = Arc::new(souk_access::Access::load().map_err(|e| CoreError::Internal(Box::new(e)))?);
-        Ok(Self { store, clock, entropy, keys, audit_tree: Arc::default(), identity, access })
+        Ok(Self {
+            store,
+            clock,
+            entropy,
+            keys,
+            audit_tree: Arc::default(),
+            identity,
+            access,
+            market: Arc::new(market::MarketConfig::default()),
+            risk: Arc::new(market::steps::VelocityRules::default()),
+            payment: Arc::new(market::steps::AwaitPayment),
+        })
+    }
+
+    /// Replaces the default marketplace settings.
+    #[must_use]
+    pub fn with_market(mut self, market: market::MarketConfig) -> Self {
+        self.market = Arc::new(market);
+        self
     }
 }

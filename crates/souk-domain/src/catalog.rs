@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ListingId, ShopId};
+use crate::ids::{ImageId, ListingId, ShopId};
 use crate::{Money, Timestamp};
 
 /// The fixed top-level categories of the storefront.
@@ -114,6 +114,8 @@ pub enum CatalogFieldError {
     Slug,
     #[error("a price must be positive")]
     NonPositivePrice,
+    #[error("a registration number has 4 to 32 letters and digits")]
+    Registration,
 }
 
 /// Text shown to people: trimmed, within bounds, and free of control characters (which
@@ -188,6 +190,8 @@ pub struct Listing {
     pub stock: u32,
     pub status: ListingStatus,
     pub created_at: Timestamp,
+    /// The first of its images, if it has any.
+    pub cover_image: Option<ImageId>,
 }
 
 /// A new listing, validated and ready to store.

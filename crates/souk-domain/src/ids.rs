@@ -82,6 +82,30 @@ typed_id!(
     /// Identifies an account (a buyer, a seller or a staff member).
     AccountId
 );
+typed_id!(
+    /// Identifies an uploaded document (a shop's identity document).
+    DocumentId
+);
+typed_id!(
+    /// Identifies one verification submission of a shop.
+    VerificationId
+);
+typed_id!(
+    /// Identifies an invitation to join a shop's staff.
+    InvitationId
+);
+typed_id!(
+    /// Identifies a variant of a listing (a size, a colour): what is bought and stocked.
+    VariantId
+);
+typed_id!(
+    /// Identifies an image of a listing.
+    ImageId
+);
+typed_id!(
+    /// Identifies an order (one shop's part of a checkout).
+    OrderId
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,11 +5,15 @@
 //! [`entropy::Entropy`], both passed in, so every rule is testable with fixed inputs.
 
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod entropy;
 pub mod ids;
+pub mod listing;
 pub mod money;
+pub mod order;
 pub mod page;
+pub mod shop;
 pub mod timestamp;
 
 pub use clock::{Clock, FakeClock, SystemClock};

@@ -42,6 +42,9 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("not_acceptable", 406, "Not acceptable"),
     ("request_timeout", 408, "The request took too long to arrive"),
     ("conflict", 409, "The request conflicts with the current state"),
+    ("checkout_declined", 403, "This checkout cannot be completed"),
+    ("idempotency_key_reused", 422, "This Idempotency-Key was used with another request"),
+    ("idempotency_in_progress", 409, "A request with this Idempotency-Key is still being processed"),
     ("payload_too_large", 413, "The request body is too large"),
     ("uri_too_long", 414, "The URI is too long"),
     ("unsupported_media_type", 415, "Unsupported content type"),
@@ -148,6 +151,9 @@ impl From<CoreError> for Problem {
                 "This action needs a fresh sign-in: confirm your password (POST /api/v1/me/reauthenticate) and retry within 5 minutes.",
             ),
             CoreError::Conflict(detail) => Self::of("conflict").with_detail(detail),
+            CoreError::Declined => Self::of("checkout_declined").with_detail(
+                "The checkout could not be completed. If you think this is a mistake, contact support.",
+            ),
             CoreError::Internal(cause) => {
                 // SECURITY: the cause goes to the log (with the request id from the span),
                 // never to the client.

@@ -78,11 +78,12 @@ pub async fn insert_account_if_absent(
     Ok(done.rows_affected() == 1)
 }
 
-/// Inserts a shop unless one with the same id exists. Returns whether it was inserted.
+/// Inserts a verified shop (the demo's) unless one with the same id exists. Returns whether
+/// it was inserted.
 pub async fn insert_shop_if_absent(conn: &mut AnyConnection, shop: &NewShop) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "INSERT INTO shops (id, slug, owner_id, name, tagline, description, location, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO shops (id, slug, owner_id, name, tagline, description, location, created_at, \
+         status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'verified', $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(shop.id.to_string())
     .bind(shop.slug.as_str())
@@ -104,8 +105,8 @@ pub async fn insert_listing_if_absent(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO listings \
-         (id, shop_id, title, description, category, price_minor, currency, stock, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+         (id, shop_id, title, description, category, price_minor, currency, stock, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING",
     )
     .bind(listing.id.to_string())
     .bind(listing.shop_id.to_string())
@@ -117,14 +118,102 @@ pub async fn insert_listing_if_absent(
     .bind(i64::from(listing.stock))
     .bind(listing.status.as_str())
     .bind(listing.created_at.as_micros())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // The listing's one variant carries its price and stock (as migration 7 did for
+    // listings that existed before variants).
+    sqlx::query(
+        "INSERT INTO listing_variants (id, listing_id, shop_id, sku, name, price_minor, currency, stock, position) \
+         VALUES ($1, $1, $2, $3, 'Standard', $4, $5, $6, 0)",
+    )
+    .bind(listing.id.to_string())
+    .bind(listing.shop_id.to_string())
+    .bind(format!("SKU-{}", listing.id))
+    .bind(listing.price.minor)
+    .bind(listing.price.currency.code())
+    .bind(i64::from(listing.stock))
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(true)
 }
 
-const LISTING_COLUMNS: &str = "SELECT l.id, l.shop_id, s.slug AS shop_slug, s.name AS shop_name, \
-     l.title, l.description, l.category, l.price_minor, l.currency, l.stock, l.status, l.created_at \
-     FROM listings l JOIN shops s ON s.id = l.shop_id";
+macro_rules! listing_select {
+    () => {
+        "SELECT l.id, l.shop_id, s.slug AS shop_slug, s.name AS shop_name, \
+         l.title, l.description, l.category, l.price_minor, l.currency, l.stock, l.status, l.created_at, \
+         (SELECT i.id FROM listing_images i WHERE i.listing_id = l.id ORDER BY i.position, i.id LIMIT 1) AS cover_image"
+    };
+}
+const LISTING_COLUMNS: &str = concat!(listing_select!(), " FROM listings l JOIN shops s ON s.id = l.shop_id");
+const SEARCH_SQLITE: &str = concat!(
+    listing_select!(),
+    " FROM listing_search f JOIN listings l ON l.rowid = f.rowid JOIN shops s ON s.id = l.shop_id \
+     WHERE listing_search MATCH "
+);
+const SEARCH_POSTGRES: &str = concat!(
+    listing_select!(),
+    " FROM listings l JOIN shops s ON s.id = l.shop_id WHERE l.search @@ to_tsquery('simple', "
+);
+
+/// The words of a search, cleaned for the engines' query languages: letters and digits
+/// only (so nothing a user types can become query syntax), lower case, at most 8 words of
+/// at most 40 characters.
+#[must_use]
+pub fn search_terms(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
+        .take(8)
+        .collect()
+}
+
+/// Active listings matching every word (as a prefix), best matches first: title words
+/// weigh more than description words. `offset` pages through at most 1,000 results.
+pub async fn search(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    terms: &[String],
+    category: Option<Category>,
+    offset: u32,
+    limit: u16,
+) -> Result<(Vec<Listing>, bool), StoreError> {
+    if terms.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let mut sql;
+    match backend {
+        crate::Backend::Sqlite => {
+            let query = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            sql = Sql::new(SEARCH_SQLITE);
+            sql.bind(Param::Text(query));
+        }
+        crate::Backend::Postgres => {
+            let query = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            sql = Sql::new(SEARCH_POSTGRES);
+            sql.bind(Param::Text(query)).push(")");
+        }
+    }
+    sql.push(" AND l.status = 'active' AND s.status <> 'suspended'");
+    if let Some(category) = category {
+        sql.push(" AND l.category = ").bind(Param::Text(category.slug().to_owned()));
+    }
+    match backend {
+        crate::Backend::Sqlite => sql.push(" ORDER BY bm25(listing_search, 10.0, 1.0), l.id"),
+        crate::Backend::Postgres => {
+            sql.push(" ORDER BY ts_rank(l.search, to_tsquery('simple', $1)) DESC, l.id")
+        }
+    };
+    sql.push(" LIMIT ").bind(Param::Int(i64::from(limit) + 1));
+    sql.push(" OFFSET ").bind(Param::Int(i64::from(offset.min(1_000))));
+    let rows = sql.query().fetch_all(conn).await?;
+    let mut items = rows.iter().map(listing_from_row).collect::<Result<Vec<_>, _>>()?;
+    let more = items.len() > usize::from(limit) && offset + u32::from(limit) < 1_000;
+    items.truncate(usize::from(limit));
+    Ok((items, more))
+}
 
 /// One page of active listings, newest first.
 pub async fn active_listings(
@@ -135,6 +224,7 @@ pub async fn active_listings(
 ) -> Result<Page<Listing>, StoreError> {
     let mut sql = Sql::new(LISTING_COLUMNS);
     sql.push(" WHERE l.status = ").bind(Param::Text(ListingStatus::Active.as_str().to_owned()));
+    sql.push(" AND s.status <> 'suspended'");
     if let Some(category) = filter.category {
         sql.push(" AND l.category = ").bind(Param::Text(category.slug().to_owned()));
     }
@@ -160,6 +250,15 @@ pub async fn active_listings(
     Ok(Page { items, next })
 }
 
+/// A listing on sale: active, in a shop that is not suspended.
+pub async fn listing_on_sale(conn: &mut AnyConnection, id: ListingId) -> Result<Option<Listing>, StoreError> {
+    let mut sql = Sql::new(LISTING_COLUMNS);
+    sql.push(" WHERE l.id = ").bind(Param::Text(id.to_string()));
+    sql.push(" AND l.status = 'active' AND s.status <> 'suspended'");
+    let row = sql.query().fetch_optional(conn).await?;
+    row.as_ref().map(listing_from_row).transpose()
+}
+
 /// A listing by id, whatever its status.
 pub async fn listing(conn: &mut AnyConnection, id: ListingId) -> Result<Option<Listing>, StoreError> {
     let mut sql = Sql::new(LISTING_COLUMNS);
@@ -168,10 +267,11 @@ pub async fn listing(conn: &mut AnyConnection, id: ListingId) -> Result<Option<L
     row.as_ref().map(listing_from_row).transpose()
 }
 
-/// A shop by its slug.
+/// A shop on the storefront by its slug (suspended shops are not).
 pub async fn shop_by_slug(conn: &mut AnyConnection, slug: &Slug) -> Result<Option<Shop>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, slug, name, tagline, description, location, created_at FROM shops WHERE slug = $1",
+        "SELECT id, slug, name, tagline, description, location, created_at FROM shops \
+         WHERE slug = $1 AND status <> 'suspended'",
     )
     .bind(slug.as_str())
     .fetch_optional(conn)
@@ -179,12 +279,12 @@ pub async fn shop_by_slug(conn: &mut AnyConnection, slug: &Slug) -> Result<Optio
     row.as_ref().map(shop_from_row).transpose()
 }
 
-/// Every shop with its count of active listings, by name.
+/// Every shop on the storefront with its count of active listings, by name.
 pub async fn shops(conn: &mut AnyConnection) -> Result<Vec<ShopSummary>, StoreError> {
     let rows = sqlx::query(
         "SELECT s.id, s.slug, s.name, s.tagline, s.description, s.location, s.created_at, \
          (SELECT COUNT(*) FROM listings l WHERE l.shop_id = s.id AND l.status = 'active') AS active_listings \
-         FROM shops s ORDER BY s.name, s.id",
+         FROM shops s WHERE s.status <> 'suspended' ORDER BY s.name, s.id",
     )
     .fetch_all(conn)
     .await?;
@@ -227,6 +327,10 @@ fn listing_from_row(row: &AnyRow) -> Result<Listing, StoreError> {
         status: ListingStatus::parse(&status)
             .ok_or_else(|| StoreError::corrupt(format!("status {status:?}")))?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        cover_image: row
+            .try_get::<Option<String>, _>("cover_image")?
+            .map(|s| s.parse().map_err(StoreError::corrupt))
+            .transpose()?,
     })
 }
 

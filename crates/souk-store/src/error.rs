@@ -50,12 +50,15 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if crate::dialect::is_transient(db.code().as_deref()) => {
                 Self::Unavailable { cause: e.to_string() }
             }
-            sqlx::Error::Database(db) => match db.constraint() {
-                Some(c) if db.is_unique_violation() || db.is_foreign_key_violation() => {
-                    Self::Conflict { constraint: c.to_owned() }
-                }
-                _ => Self::Query(e),
-            },
+            sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+                // PostgreSQL names the constraint; SQLite names the columns in its message
+                // ("UNIQUE constraint failed: shops.slug"), which serves the same purpose.
+                let constraint = db.constraint().map_or_else(
+                    || db.message().rsplit(": ").next().unwrap_or_default().to_owned(),
+                    str::to_owned,
+                );
+                Self::Conflict { constraint }
+            }
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) => Self::Corrupt(e.to_string()),
             _ => Self::Query(e),
         }

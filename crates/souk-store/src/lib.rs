@@ -8,11 +8,16 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cart;
 pub mod catalog;
 pub mod dialect;
 mod error;
+pub mod idempotency;
 pub mod identity;
 pub mod keys;
+pub mod listings;
+pub mod orders;
+pub mod shops;
 mod sql;
 
 use std::time::Duration;
@@ -117,6 +122,18 @@ impl Store {
     /// A transaction; a use case that changes several rows does so inside one.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         self.pool.begin().await.map_err(StoreError::from_connect)
+    }
+
+    /// A transaction that will write, taking the write lock at its start on SQLite
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that read before another writer committed
+    /// would fail at its first write instead of waiting, which concurrent checkouts hit.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from_connect)
+            }
+            Backend::Postgres => self.begin().await,
+        }
     }
 
     /// Checks that the database answers within `timeout`.

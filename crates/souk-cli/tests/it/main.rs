@@ -3,18 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 #![allow(clippy::missing_panics_doc, clippy::too_many_lines, reason = "tests")]
 
+mod actors;
 mod api_keys;
 mod browser;
 mod catalog;
+mod checkout;
 mod cli;
 mod errors;
 mod headers;
 mod identity;
+mod listings;
 mod mfa;
 mod openapi;
 mod passkeys;
 mod probes;
 mod rate_limit;
+mod shops;
 mod shutdown;
 mod soft_passkey;
 mod staff;

@@ -12,7 +12,7 @@ use crate::soft_passkey::Device;
 
 /// Follows `link` (a setup or invitation link), adds a passkey, signs in with it on a new
 /// client, and returns that client and its CSRF token.
-async fn staff_with_passkey(
+pub async fn staff_with_passkey(
     app: &TestApp,
     email: &str,
     device: &mut Device,

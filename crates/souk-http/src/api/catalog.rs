@@ -8,7 +8,9 @@ use souk_domain::catalog::Category;
 use souk_domain::ids::ListingId;
 use utoipa::IntoParams;
 
-use super::dto::{CategoryDto, ListingDto, ListingPage, ProblemDoc, ShopDetailDto, ShopDto};
+use super::dto::{
+    CategoryDto, ImageDto, ListingDto, ListingPage, ProblemDoc, ShopDetailDto, ShopDto, VariantDto,
+};
 use crate::{AppState, Problem};
 
 /// Paging and filtering of listing lists.
@@ -17,6 +19,9 @@ use crate::{AppState, Problem};
 pub struct ListingsQuery {
     /// Only listings in this category (a slug from `/api/v1/categories`).
     category: Option<String>,
+    /// Full-text search: every word must match (as a prefix) the title or description;
+    /// results come best match first instead of newest first.
+    q: Option<String>,
     /// Page size, 1 to 100 (default 24).
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
@@ -45,8 +50,23 @@ pub async fn list_listings(
     State(state): State<AppState>,
     Query(q): Query<ListingsQuery>,
 ) -> Result<Json<ListingPage>, Problem> {
-    let (size, after) = catalog::paging(q.limit, q.cursor.as_deref())?;
     let category = catalog::category(q.category.as_deref())?;
+    if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
+        // Search results are ranked, so their cursor is a position: `s<offset>`.
+        let offset = match q.cursor.as_deref() {
+            None => 0,
+            Some(c) => {
+                c.strip_prefix('s').and_then(|n| n.parse::<u32>().ok()).filter(|n| *n <= 1_000).ok_or_else(
+                    || Problem::of("invalid_parameter").with_detail("cursor: not a cursor of this search"),
+                )?
+            }
+        };
+        let (size, _) = catalog::paging(q.limit, None)?;
+        let (items, more) = catalog::search(state.souk(), text, category, offset, size).await?;
+        let next_cursor = more.then(|| format!("s{}", offset + u32::from(size.get())));
+        return Ok(Json(ListingPage { data: items.into_iter().map(Into::into).collect(), next_cursor }));
+    }
+    let (size, after) = catalog::paging(q.limit, q.cursor.as_deref())?;
     let page = catalog::browse(state.souk(), &Browse { category, size, after }).await?;
     Ok(Json(page.into()))
 }
@@ -65,7 +85,11 @@ pub async fn get_listing(
     Path(id): Path<String>,
 ) -> Result<Json<ListingDto>, Problem> {
     let id: ListingId = id.parse().map_err(|_| souk_core::CoreError::NotFound("listing"))?;
-    Ok(Json(catalog::listing(state.souk(), id).await?.into()))
+    let page = catalog::listing_page(state.souk(), id).await?;
+    let mut dto = ListingDto::from(page.listing);
+    dto.variants = Some(page.variants.iter().map(VariantDto::new).collect());
+    dto.images = Some(page.images.iter().map(ImageDto::new).collect());
+    Ok(Json(dto))
 }
 
 /// List shops with their number of listings on sale.

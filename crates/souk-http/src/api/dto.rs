@@ -64,13 +64,74 @@ pub struct ListingDto {
     pub image_url: String,
     /// RFC 3339.
     pub created_at: String,
+    /// What can be bought (on the listing itself, not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<VariantDto>>,
+    /// Its photos (on the listing itself, not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageDto>>,
+}
+
+/// One buyable variant of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantDto {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub price: PriceDto,
+    pub stock: i64,
+}
+
+impl VariantDto {
+    pub fn new(v: &souk_store::listings::VariantRow) -> Self {
+        let currency = souk_domain::Currency::from_code(&v.currency).unwrap_or(souk_domain::Currency::EUR);
+        Self {
+            id: v.id.to_string(),
+            sku: v.sku.clone(),
+            name: v.name.clone(),
+            price: Money::new(v.price_minor, currency).into(),
+            stock: v.stock,
+        }
+    }
+}
+
+/// A photo of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageDto {
+    pub id: String,
+    pub url: String,
+    pub thumbnail_url: String,
+    pub width: i64,
+    pub height: i64,
+    pub alt_text: String,
+}
+
+impl ImageDto {
+    pub fn new(i: &souk_store::listings::ImageRow) -> Self {
+        Self {
+            id: i.id.to_string(),
+            url: format!("/media/images/{}/full", i.id),
+            thumbnail_url: format!("/media/images/{}/thumb", i.id),
+            width: i.width,
+            height: i.height,
+            alt_text: i.alt_text.clone(),
+        }
+    }
+}
+
+/// The card image of a listing: its first photo's thumbnail, or its generated artwork.
+pub(crate) fn cover_url(l: &Listing) -> String {
+    match l.cover_image {
+        Some(image) => format!("/media/images/{image}/thumb"),
+        None => format!("/media/listings/{}/art.svg", l.id),
+    }
 }
 
 impl From<Listing> for ListingDto {
     fn from(l: Listing) -> Self {
         Self {
             url: format!("/listings/{}", l.id),
-            image_url: format!("/media/listings/{}/art.svg", l.id),
+            image_url: cover_url(&l),
             id: l.id.to_string(),
             title: l.title,
             description: l.description,
@@ -83,6 +144,8 @@ impl From<Listing> for ListingDto {
                 name: l.shop_name,
             },
             created_at: l.created_at.to_rfc3339(),
+            variants: None,
+            images: None,
         }
     }
 }

@@ -5,8 +5,11 @@ pub(crate) mod auth;
 mod catalog;
 mod csp;
 pub mod docs;
-mod dto;
+pub(crate) mod dto;
 mod health;
+mod listings;
+mod orders;
+pub(crate) mod shops;
 mod staff;
 
 use utoipa::OpenApi;
@@ -28,6 +31,8 @@ use crate::AppState;
         (name = "operations", description = "Health probes for load balancers and orchestrators."),
         (name = "security", description = "Security reporting endpoints."),
         (name = "staff", description = "The staff console's API: account look-up, staff roles, the audit log."),
+        (name = "orders", description = "The buyer's cart, checkout and orders."),
+        (name = "seller", description = "The seller hub: shops, verification, shop staff."),
         (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
     ),
     components(schemas(dto::ProblemDoc)),
@@ -108,6 +113,33 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::assign_roles))
         .routes(routes!(staff::read_audit))
         .routes(routes!(staff::export_audit))
+        .routes(routes!(shops::open_shop, shops::my_shops))
+        .routes(routes!(shops::shop_detail, shops::update_shop))
+        .routes(routes!(shops::upload_document))
+        .routes(routes!(shops::download_document))
+        .routes(routes!(shops::submit_verification, shops::latest_verification))
+        .routes(routes!(shops::invite, shops::list_invitations))
+        .routes(routes!(shops::revoke_invitation))
+        .routes(routes!(shops::remove_member))
+        .routes(routes!(shops::accept_invitation))
+        .routes(routes!(shops::verification_queue))
+        .routes(routes!(shops::review))
+        .routes(routes!(shops::decide))
+        .routes(routes!(shops::suspend))
+        .routes(routes!(shops::reinstate))
+        .routes(routes!(listings::create_listing, listings::shop_listings))
+        .routes(routes!(listings::get_seller_listing, listings::update_listing))
+        .routes(routes!(listings::add_image))
+        .routes(routes!(listings::remove_image))
+        .routes(routes!(listings::takedown))
+        .routes(routes!(orders::get_cart))
+        .routes(routes!(orders::set_line, orders::remove_line))
+        .routes(routes!(orders::shipping_options))
+        .routes(routes!(orders::checkout))
+        .routes(routes!(orders::my_orders))
+        .routes(routes!(orders::shop_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::order_action))
 }
 
 /// The OpenAPI document, serialized once at start-up.

@@ -38,6 +38,11 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     for (name, value) in HEADERS {
+        // A handler serving untrusted bytes (an uploaded document) sets a stricter policy of
+        // its own (`sandbox; default-src 'none'`); it is kept. Only `api::shops` does.
+        if *name == "content-security-policy" && headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            continue;
+        }
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     // Responses may carry personal data; only what opts in (static assets) is cacheable.

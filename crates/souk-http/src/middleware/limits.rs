@@ -35,7 +35,13 @@ pub(crate) async fn request_shape(
     if req.uri().to_string().len() > MAX_URI_BYTES {
         return Err(Problem::of("uri_too_long"));
     }
-    let body_limit = state.config().body_limit_bytes;
+    // Uploads (identity documents, listing images) take a larger body; every other route
+    // keeps the configured limit.
+    let body_limit = if req.uri().path().ends_with("/documents") || req.uri().path().ends_with("/images") {
+        crate::api::shops::UPLOAD_LIMIT_BYTES.max(state.config().body_limit_bytes)
+    } else {
+        state.config().body_limit_bytes
+    };
     if let Some(len) = headers.get(header::CONTENT_LENGTH) {
         let declared = len.to_str().ok().and_then(|s| s.parse::<u64>().ok());
         match declared {

@@ -87,6 +87,30 @@ pub(crate) async fn listing_art(
     Ok(res)
 }
 
+/// A listing photo (`full`) or its card thumbnail (`thumb`), for listings on sale. The
+/// bytes were re-encoded on upload, so they carry no metadata; ids are unguessable and
+/// content never changes under an id, hence the long, immutable cache.
+pub(crate) async fn listing_image(
+    State(state): State<AppState>,
+    Path((id, size)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id: souk_domain::ids::ImageId = id.parse().map_err(|_| CoreError::NotFound("image"))?;
+    let thumbnail = match size.as_str() {
+        "thumb" => true,
+        "full" => false,
+        _ => return Err(CoreError::NotFound("image").into()),
+    };
+    let (media_type, bytes) = catalog::image(state.souk(), id, thumbnail).await?;
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    Ok(res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

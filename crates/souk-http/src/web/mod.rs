@@ -22,6 +22,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/shops", get(pages::shops))
         .route("/shops/{slug}", get(pages::shop))
         .route("/media/listings/{id}/art.svg", get(art::listing_art))
+        .route("/media/images/{id}/{size}", get(art::listing_image))
         .route("/static/{name}", get(crate::assets::serve))
         .route("/favicon.ico", get(crate::assets::favicon))
         .route("/.well-known/security.txt", get(pages::security_txt))

@@ -65,7 +65,7 @@ pub(crate) async fn listing(
     let listing = catalog::listing(state.souk(), id).await?;
     render(&ListingPage {
         layout: Layout::new(listing.title.clone()),
-        image: format!("/media/listings/{}/art.svg", listing.id),
+        image: crate::api::dto::cover_url(&listing),
         price: listing.price.to_string(),
         shop_url: format!("/shops/{}", listing.shop_slug),
         category_url: format!("/c/{}", listing.category.slug()),

@@ -43,7 +43,7 @@ impl From<&Listing> for Card {
     fn from(l: &Listing) -> Self {
         Self {
             url: format!("/listings/{}", l.id),
-            image: format!("/media/listings/{}/art.svg", l.id),
+            image: crate::api::dto::cover_url(l),
             title: l.title.clone(),
             price: l.price.to_string(),
             shop_name: l.shop_name.clone(),

@@ -1,0 +1,295 @@
+//! Orders after checkout: buyers see theirs, shops see and fulfil theirs, and each change of
+//! status is a use case: who is acting (the buyer, or the shop's people per Cedar) is
+//! decided first, then the domain's state machine says whether the change is allowed from
+//! the order's status, then the change and its event are written only if the status is
+//! still the one read (no lost updates), recorded in the audit log, and mailed.
+
+use souk_access::{Action, Resource};
+use souk_domain::checkout::ShippingAddress;
+use souk_domain::ids::ShopId;
+use souk_domain::order::{Actor as OrderActor, InvalidTransition, OrderStatus, Tracking, Transition};
+use souk_domain::{Currency, Money, Timestamp};
+use souk_identity::api_key::Scope;
+use souk_store::orders::{self as store, OrderEvent, OrderLine, OrderOwner, OrderRow};
+
+use super::{LoadedShop, load_shop, notify};
+use crate::audit::{AuditedTx, Event, Outcome};
+use crate::identity::{Client, Principal};
+use crate::{CoreError, Souk};
+
+/// An order with what its viewer may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDetail {
+    pub order: OrderRow,
+    pub lines: Vec<OrderLine>,
+    pub events: Vec<OrderEvent>,
+    /// For the buyer and the shop's people; not for support.
+    pub shipping_address: Option<ShippingAddress>,
+    /// The viewer's part in the order.
+    pub viewer: OrderActor,
+    /// What the viewer may do next.
+    pub actions: Vec<Transition>,
+}
+
+fn status_of(order: &OrderRow) -> Result<OrderStatus, CoreError> {
+    OrderStatus::parse(&order.status)
+        .ok_or_else(|| CoreError::Internal(format!("order status {:?}", order.status).into()))
+}
+
+/// Who the principal is to this order: the buyer, the shop (Cedar's `order.fulfil`), or a
+/// staff viewer (`order.view`); anyone else gets `NotFound` (and the refusal is recorded).
+async fn part_in(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    order: &OrderRow,
+    shop: &LoadedShop,
+) -> Result<OrderActor, CoreError> {
+    let resource = Resource::Order { id: &order.id, buyer: order.buyer, shop: &shop.facts };
+    if order.buyer == principal.account {
+        return Ok(OrderActor::Buyer);
+    }
+    let actor = principal.access_actor();
+    if souk.access.decide(&actor, Action::OrderFulfil, &resource).allowed {
+        return Ok(OrderActor::Seller);
+    }
+    match crate::authz::check(souk, principal, Action::OrderView, &resource, client).await {
+        Ok(()) => Ok(OrderActor::Staff),
+        Err(CoreError::Forbidden) => Err(CoreError::NotFound("order")),
+        Err(e) => Err(e),
+    }
+}
+
+/// One order, for its buyer, its shop and support.
+pub async fn view(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    id: &str,
+) -> Result<OrderDetail, CoreError> {
+    crate::identity::api_keys::require_scope(principal, Scope::OrdersRead)?;
+    let mut conn = souk.store.conn().await?;
+    let order = store::order(&mut conn, id).await?.ok_or(CoreError::NotFound("order"))?;
+    let shop = load_shop(&mut conn, order.shop).await?;
+    drop(conn);
+    let viewer = part_in(souk, principal, client, &order, &shop).await?;
+    let mut conn = souk.store.conn().await?;
+    let lines = store::lines(&mut conn, &order.id).await?;
+    let events = store::events(&mut conn, &order.id).await?;
+    let shipping_address = if viewer == OrderActor::Staff {
+        None
+    } else {
+        let checkout =
+            store::checkout(&mut conn, &order.checkout).await?.ok_or(CoreError::NotFound("order"))?;
+        super::checkout::shipping_address(souk, &mut conn, &checkout).await?
+    };
+    let status = status_of(&order)?;
+    let actions = status.available_to(viewer).filter(|t| EXPOSED.contains(t)).collect();
+    Ok(OrderDetail { order, lines, events, shipping_address, viewer, actions })
+}
+
+/// The transitions people can ask for today. Paying comes from the payment step; disputes,
+/// completion and refunds arrive with the payments work.
+const EXPOSED: &[Transition] = &[Transition::Cancel, Transition::Ship, Transition::ConfirmDelivery];
+
+/// The buyer's orders, newest first.
+pub async fn mine(
+    souk: &Souk,
+    principal: &Principal,
+    status: Option<&str>,
+    after: Option<(Timestamp, String)>,
+    limit: u16,
+) -> Result<Vec<OrderRow>, CoreError> {
+    crate::identity::api_keys::require_scope(principal, Scope::OrdersRead)?;
+    check_status_filter(status)?;
+    let mut conn = souk.store.conn().await?;
+    Ok(store::list(&mut conn, OrderOwner::Buyer(principal.account), status, after, limit.clamp(1, 200))
+        .await?)
+}
+
+fn check_status_filter(status: Option<&str>) -> Result<(), CoreError> {
+    match status {
+        Some(s) if OrderStatus::parse(s).is_none() => {
+            Err(CoreError::invalid("status", "not an order status"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A shop's orders, newest first (its people and support).
+pub async fn of_shop(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    shop: ShopId,
+    status: Option<&str>,
+    after: Option<(Timestamp, String)>,
+    limit: u16,
+) -> Result<Vec<OrderRow>, CoreError> {
+    crate::identity::api_keys::require_scope(principal, Scope::OrdersRead)?;
+    check_status_filter(status)?;
+    let mut conn = souk.store.conn().await?;
+    let loaded = load_shop(&mut conn, shop).await?;
+    drop(conn);
+    if crate::authz::check(souk, principal, Action::ShopView, &Resource::Shop(&loaded.facts), client)
+        .await
+        .is_err()
+    {
+        return Err(CoreError::NotFound("shop"));
+    }
+    let mut conn = souk.store.conn().await?;
+    Ok(store::list(&mut conn, OrderOwner::Shop(shop), status, after, limit.clamp(1, 200)).await?)
+}
+
+/// What the actor asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Cancel { reason: String },
+    Ship { carrier: String, tracking_number: String },
+    ConfirmDelivery,
+}
+
+impl Request {
+    const fn transition(&self) -> Transition {
+        match self {
+            Self::Cancel { .. } => Transition::Cancel,
+            Self::Ship { .. } => Transition::Ship,
+            Self::ConfirmDelivery => Transition::ConfirmDelivery,
+        }
+    }
+}
+
+fn refusal(e: InvalidTransition) -> CoreError {
+    match e {
+        InvalidTransition::NotAllowed { from, transition, .. } => CoreError::Conflict(format!(
+            "an order that is {} cannot be {}",
+            from.as_str(),
+            past_tense(transition)
+        )),
+        InvalidTransition::Forbidden { .. } => CoreError::Forbidden,
+    }
+}
+
+const fn past_tense(t: Transition) -> &'static str {
+    match t {
+        Transition::Cancel => "cancelled",
+        Transition::Ship => "shipped",
+        Transition::ConfirmDelivery | Transition::AutoConfirmDelivery => "marked delivered",
+        Transition::Pay => "paid",
+        Transition::Complete => "completed",
+        Transition::OpenDispute => "disputed",
+        Transition::ResolveForSeller | Transition::ResolveForBuyer => "resolved",
+        Transition::Refund => "refunded",
+    }
+}
+
+/// Changes an order's status on behalf of its buyer or its shop.
+pub async fn act(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    id: &str,
+    request: &Request,
+) -> Result<OrderStatus, CoreError> {
+    crate::identity::api_keys::require_scope(principal, Scope::OrdersWrite)?;
+    let tracking = match request {
+        Request::Ship { carrier, tracking_number } => {
+            Some(Tracking::parse(carrier, tracking_number).map_err(|e| CoreError::invalid("tracking", e))?)
+        }
+        _ => None,
+    };
+    let note = match request {
+        Request::Cancel { reason } => souk_domain::catalog::display_text("reason", reason, 0, 500)
+            .map_err(|e| CoreError::invalid("reason", e))?,
+        _ => String::new(),
+    };
+    // Who is acting is decided before the write transaction: a refusal is recorded in a
+    // transaction of its own, which must not wait behind ours. The change below applies
+    // only if the order is still in the status read here.
+    let mut conn = souk.store.conn().await?;
+    let order = store::order(&mut conn, id).await?.ok_or(CoreError::NotFound("order"))?;
+    let shop = load_shop(&mut conn, order.shop).await?;
+    drop(conn);
+    let actor = part_in(souk, principal, client, &order, &shop).await?;
+    let now = souk.clock.now();
+    let mut tx = AuditedTx::begin_write(souk).await?;
+    let transition = request.transition();
+    let from = status_of(&order)?;
+    let to = from.apply(transition, actor).map_err(refusal)?;
+    let changed = if transition == Transition::Cancel {
+        super::checkout::cancel_in(tx.conn(), &order, actor, &principal.account.to_string(), &note, now)
+            .await?
+    } else {
+        let event = OrderEvent {
+            from: from.as_str().to_owned(),
+            to: to.as_str().to_owned(),
+            transition: transition.as_str().to_owned(),
+            actor_kind: actor.as_str().to_owned(),
+            actor_id: principal.account.to_string(),
+            note: tracking
+                .as_ref()
+                .map(|t| format!("{} {}", t.carrier().as_str(), t.number()))
+                .unwrap_or_default(),
+            at: now,
+        };
+        store::transition(tx.conn(), &order.id, &event).await?
+    };
+    if !changed {
+        return Err(CoreError::Conflict("the order changed meanwhile; reload it".into()));
+    }
+    if let Some(t) = &tracking {
+        store::set_tracking(tx.conn(), &order.id, t.carrier().as_str(), t.number()).await?;
+    }
+    tx.record(&[Event {
+        actor: principal.actor(client.ip),
+        action: "order.transition",
+        target_kind: "order",
+        target_id: order.id.clone(),
+        outcome: Outcome::Success,
+        request_id: client.request_id.clone(),
+        detail: serde_json::json!({ "transition": transition.as_str(), "from": from.as_str(), "to": to.as_str(), "as": actor.as_str() }),
+    }])
+    .await?;
+    tx.commit().await?;
+    let currency = Currency::from_code(&order.currency).unwrap_or(souk.market.currency);
+    let (who, subject, body) = match (transition, actor) {
+        (Transition::Cancel, OrderActor::Buyer) => (
+            shop.record.owner,
+            format!("Order {} was cancelled by the buyer", order.number),
+            format!(
+                "The buyer cancelled order {} ({}). Its stock is back on sale. Reason given: {}",
+                order.number,
+                Money::new(order.total_minor, currency),
+                if note.is_empty() { "none" } else { &note }
+            ),
+        ),
+        (Transition::Cancel, _) => (
+            order.buyer,
+            format!("Your order {} was cancelled", order.number),
+            format!(
+                "{} cancelled your order {}. You will not be charged for it. Reason given: {}",
+                order.shop_name,
+                order.number,
+                if note.is_empty() { "none" } else { &note }
+            ),
+        ),
+        (Transition::Ship, _) => (
+            order.buyer,
+            format!("Your order {} is on its way", order.number),
+            format!(
+                "{} shipped your order {} with {}; tracking number {}. Confirm delivery on Souk once it arrives.",
+                order.shop_name,
+                order.number,
+                tracking.as_ref().map_or("", |t| t.carrier().label()),
+                tracking.as_ref().map_or("", Tracking::number)
+            ),
+        ),
+        _ => (
+            shop.record.owner,
+            format!("Order {} was delivered", order.number),
+            format!("The buyer confirmed that order {} arrived.", order.number),
+        ),
+    };
+    notify(souk, who, &subject, &body).await;
+    Ok(to)
+}
