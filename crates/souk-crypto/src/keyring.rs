@@ -35,15 +35,15 @@ impl Aead {
     }
 
     /// Appends `nonce ‖ ciphertext ‖ tag` to `out`, encrypting in place in `out`'s spare
-    /// capacity (callers size it so that nothing is reallocated).
+    /// capacity (callers size it so that nothing is reallocated). The caller draws the nonce:
+    /// fields and wrapped keys draw theirs differently (see [`Nonces`]).
     pub(crate) fn seal_into(
         &self,
-        nonces: &Nonces,
+        nonce: [u8; NONCE_LEN],
         aad: &[u8],
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let nonce = nonces.next();
         out.extend_from_slice(&nonce);
         let start = out.len();
         out.extend_from_slice(plaintext);
@@ -124,7 +124,7 @@ impl Kek {
     ) -> Result<WrappedKey, CryptoError> {
         let mut bytes = Vec::with_capacity(NONCE_LEN + KeyBytes::LEN + 16);
         self.aead.seal_into(
-            nonces,
+            nonces.next_from_source(),
             &wrap_aad(subject, dek_version, self.version),
             dek.expose(),
             &mut bytes,

@@ -6,7 +6,8 @@
 //! table, column and row, and name the key version that sealed them. Destroying a DEK
 //! makes every field of that subject unreadable at once, backups included
 //! (crypto-shredding). Blind indexes (keyed HMAC, truncated) allow equality lookups without
-//! storing the value in clear. All primitives come from `ring`; none is written here.
+//! storing the value in clear. All primitives come from `ring`, except the ChaCha20 that
+//! generates field nonces (the `chacha20` crate); none is written here.
 //! See `docs/design/key-hierarchy.md`.
 
 pub mod blind_index;
