@@ -61,6 +61,9 @@ pub enum Action {
     ShopSubmitVerification,
     ShopReadDocuments,
     ShopSuspend,
+    ReviewRemove,
+    ShopMessage,
+    MessageReview,
     PayoutView,
     PayoutRelease,
     ListingCreate,
@@ -88,6 +91,9 @@ impl Action {
             | Self::ShopSubmitVerification
             | Self::ShopReadDocuments
             | Self::ShopSuspend
+            | Self::ReviewRemove
+            | Self::ShopMessage
+            | Self::MessageReview
             | Self::PayoutView
             | Self::PayoutRelease
             | Self::ListingCreate => matches!(resource, Resource::Shop(_)),
@@ -98,7 +104,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 23] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -111,6 +117,9 @@ impl Action {
         Self::ShopSubmitVerification,
         Self::ShopReadDocuments,
         Self::ShopSuspend,
+        Self::ReviewRemove,
+        Self::ShopMessage,
+        Self::MessageReview,
         Self::PayoutView,
         Self::PayoutRelease,
         Self::ListingCreate,
@@ -136,6 +145,9 @@ impl Action {
             Self::ShopSubmitVerification => "shop.submit_verification",
             Self::ShopReadDocuments => "shop.read_documents",
             Self::ShopSuspend => "shop.suspend",
+            Self::ReviewRemove => "review.remove",
+            Self::ShopMessage => "shop.message",
+            Self::MessageReview => "message.review",
             Self::PayoutView => "payout.view",
             Self::PayoutRelease => "payout.release",
             Self::ListingCreate => "listing.create",

@@ -79,6 +79,7 @@ fn the_policy_set_validates_strictly_against_the_schema() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one row per case reads best as one table")]
 fn access_control_matrix() {
     let w = world();
     let listing = Resource::Listing {
@@ -145,6 +146,14 @@ fn access_control_matrix() {
         ("trust & safety verifies shops", &w.trust, Action::ShopVerify, shop, true),
         ("BFLA: support verifies shops", &w.support, Action::ShopVerify, shop, false),
         ("trust & safety suspends shops", &w.trust, Action::ShopSuspend, shop, true),
+        ("trust & safety removes reviews", &w.trust, Action::ReviewRemove, shop, true),
+        ("packer answers messages", &w.packer, Action::ShopMessage, shop, true),
+        ("BOLA: other owner answers for the shop", &w.other_owner, Action::ShopMessage, shop, false),
+        ("support does not speak for shops", &w.support, Action::ShopMessage, shop, false),
+        ("trust & safety reviews reported messages", &w.trust, Action::MessageReview, shop, true),
+        ("BFLA: owner reviews reports", &w.owner, Action::MessageReview, shop, false),
+        ("BFLA: owner removes reviews of own shop", &w.owner, Action::ReviewRemove, shop, false),
+        ("BFLA: support removes reviews", &w.support, Action::ReviewRemove, shop, false),
         ("BFLA: support suspends shops", &w.support, Action::ShopSuspend, shop, false),
         ("BFLA: owner suspends a rival", &w.owner, Action::ShopSuspend, Resource::Shop(&w.other_shop), false),
         ("owner submits verification", &w.owner, Action::ShopSubmitVerification, shop, true),

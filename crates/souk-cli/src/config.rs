@@ -189,6 +189,38 @@ pub const OPTIONS: &[Opt] = &[
         "120",
         "Sign-in attempts per minute from one network (IPv4 /24, IPv6 /48), checked before any hashing.",
     ),
+    opt("market.currency", r#""EUR""#, "The ISO 4217 currency the marketplace prices and sells in."),
+    opt(
+        "market.unverified_max_active_listings",
+        "5",
+        "How many listings a shop that is not verified may have active at once.",
+    ),
+    opt(
+        "market.unverified_max_order_minor",
+        "50000",
+        "The largest order (items and shipping, in minor units) a shop that is not verified may take.",
+    ),
+    opt("market.unverified_payouts_held", "true", "Hold the payouts of shops that are not verified."),
+    opt(
+        "market.platform_fee_bps",
+        "1000",
+        "The platform's commission on each order's items, in basis points (1000 = 10 %); shown to sellers only.",
+    ),
+    opt(
+        "market.dispute_window_days",
+        "14",
+        "Days after delivery during which a buyer may open a dispute; the order completes after.",
+    ),
+    opt(
+        "market.auto_confirm_days",
+        "21",
+        "Days after shipping after which an order the buyer never confirmed counts as delivered.",
+    ),
+    opt(
+        "market.prohibited_keywords",
+        r#""counterfeit,replica,fake designer,ivory,rhino horn,firearm,ammunition,explosive,cocaine,heroin,fentanyl,stolen,human remains""#,
+        "Comma-separated words and phrases no listing may contain (whole words, any case).",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -247,6 +279,20 @@ struct Raw {
     audit: RawAudit,
     mail: RawMail,
     identity: RawIdentity,
+    market: RawMarket,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarket {
+    currency: String,
+    unverified_max_active_listings: u32,
+    unverified_max_order_minor: i64,
+    unverified_payouts_held: bool,
+    platform_fee_bps: u32,
+    dispute_window_days: u64,
+    auto_confirm_days: u64,
+    prohibited_keywords: String,
 }
 
 #[derive(Deserialize)]
@@ -367,6 +413,8 @@ pub enum LogFormat {
 /// Validated settings. Secrets stay wrapped; `Debug` never shows them.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The marketplace's settings (currency, limits for unverified shops, fees, windows).
+    pub market: souk_core::market::MarketConfig,
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
     /// Origin without a trailing slash.
@@ -772,7 +820,9 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         .unwrap_or(u32::MAX),
         hash_concurrency: usize::try_from(id.password_hash_concurrency).unwrap_or(1),
     };
+    let market = market_config(&raw.market, sources)?;
     Ok(Config {
+        market,
         smtp_url,
         mail_from: raw.mail.from,
         identity,
@@ -858,6 +908,40 @@ pub fn example() -> String {
 pub fn readable_by_others(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+fn market_config(m: &RawMarket, sources: &Sources) -> Result<souk_core::market::MarketConfig, ConfigError> {
+    let o = |k: &str| origin(k, sources);
+    let err = |key: &str, message: &str| ConfigError {
+        key: key.to_owned(),
+        source_name: o(key),
+        message: message.to_owned(),
+    };
+    let currency =
+        souk_domain::Currency::from_code(&m.currency).map_err(|e| err("market.currency", &e.to_string()))?;
+    if m.platform_fee_bps > 5_000 {
+        return Err(err("market.platform_fee_bps", "a commission above 50 % (5000) is refused as a typo"));
+    }
+    if m.unverified_max_order_minor < 0 {
+        return Err(err("market.unverified_max_order_minor", "must not be negative"));
+    }
+    Ok(souk_core::market::MarketConfig {
+        currency,
+        unverified_max_active_listings: m.unverified_max_active_listings,
+        unverified_max_order_minor: m.unverified_max_order_minor,
+        unverified_payouts_held: m.unverified_payouts_held,
+        platform_fee_bps: m.platform_fee_bps,
+        invitation_ttl: Duration::from_hours(7 * 24),
+        prohibited_keywords: m
+            .prohibited_keywords
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        dispute_window: Duration::from_hours(m.dispute_window_days.saturating_mul(24)),
+        auto_confirm_after: Duration::from_hours(m.auto_confirm_days.saturating_mul(24)),
+    })
 }
 
 #[cfg(test)]

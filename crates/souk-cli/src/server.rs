@@ -125,8 +125,9 @@ pub async fn open_souk(
         Some(url) => souk_core::mail::Mailer::smtp(url, &config.mail_from).context("mail.smtp_url")?,
         None => souk_core::mail::Mailer::Outbox(config.data_dir.join("mail-outbox")),
     };
-    Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
-        .context("cannot start the identity service")
+    Ok(Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
+        .context("cannot start the identity service")?
+        .with_market(config.market.clone()))
 }
 
 /// `souk migrate`.
@@ -268,6 +269,13 @@ async fn sign_in_alerts(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "unpaid checkouts expired"),
             Err(e) => tracing::warn!(error = %e, "could not expire unpaid checkouts"),
+        }
+        // Shipped orders nobody confirmed count as delivered; delivered ones complete once
+        // the dispute window has passed.
+        match souk_core::market::orders::advance_due(state.souk()).await {
+            Ok((0, 0)) => {}
+            Ok((delivered, completed)) => tracing::info!(delivered, completed, "orders moved on by time"),
+            Err(e) => tracing::warn!(error = %e, "could not move orders on"),
         }
     }
 }

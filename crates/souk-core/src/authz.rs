@@ -17,6 +17,8 @@ const SENSITIVE: &[Action] = &[
     Action::AuditExport,
     Action::ShopVerify,
     Action::ShopSuspend,
+    Action::ReviewRemove,
+    Action::MessageReview,
     Action::ShopReadDocuments,
     Action::PayoutRelease,
     Action::OrderRefund,

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod entropy;
 pub mod ids;
 pub mod listing;
+pub mod messaging;
 pub mod money;
 pub mod order;
 pub mod page;

@@ -16,7 +16,9 @@ pub mod idempotency;
 pub mod identity;
 pub mod keys;
 pub mod listings;
+pub mod messages;
 pub mod orders;
+pub mod reviews;
 pub mod shops;
 mod sql;
 

@@ -446,3 +446,25 @@ pub async fn set_payment_state(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Orders in `status` whose last change is at or before `before`, oldest first (the
+/// housekeeping job moves them on: shipped → delivered, delivered → completed).
+pub async fn due(
+    conn: &mut AnyConnection,
+    status: &str,
+    before: Timestamp,
+    limit: u16,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN shops s ON s.id = o.shop_id WHERE o.status = $1 \
+         AND o.updated_at <= $2 ORDER BY o.updated_at, o.id LIMIT $3"
+    );
+    // SAFETY of the SQL: built only from constants of this module.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status)
+        .bind(before.as_micros())
+        .bind(i64::from(limit))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(order_of).collect()
+}

@@ -9,6 +9,7 @@ mod browser;
 mod catalog;
 mod checkout;
 mod cli;
+mod conversations;
 mod errors;
 mod headers;
 mod identity;

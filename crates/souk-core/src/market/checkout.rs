@@ -431,3 +431,78 @@ pub(crate) async fn cancel_in(
     }
     Ok(true)
 }
+
+/// Records the outcome of a checkout's payment, as the payment connector reports it: paid
+/// moves every order to `paid` (the shops may ship); failed cancels them and releases the
+/// stock. Reporting the same outcome again changes nothing.
+pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentState) -> Result<(), CoreError> {
+    if outcome == PaymentState::AwaitingPayment {
+        return Err(CoreError::invalid("outcome", "a payment outcome is paid or failed"));
+    }
+    let now = souk.clock.now();
+    let mut tx = AuditedTx::begin_write(souk).await?;
+    let checkout = store::checkout(tx.conn(), checkout_id).await?.ok_or(CoreError::NotFound("checkout"))?;
+    if checkout.payment_state == outcome.as_str() {
+        return Ok(());
+    }
+    if !store::set_payment_state(
+        tx.conn(),
+        checkout_id,
+        PaymentState::AwaitingPayment.as_str(),
+        outcome.as_str(),
+    )
+    .await?
+    {
+        return Err(CoreError::Conflict(format!("the checkout is {} already", checkout.payment_state)));
+    }
+    let orders = store::of_checkout(tx.conn(), checkout_id).await?;
+    for order in &orders {
+        match outcome {
+            PaymentState::Paid => {
+                let from = OrderStatus::parse(&order.status)
+                    .ok_or_else(|| CoreError::Internal("order status".into()))?;
+                // An order the buyer cancelled meanwhile stays cancelled (the payments work refunds it).
+                let Ok(to) = from.apply(Transition::Pay, OrderActor::System) else { continue };
+                let event = OrderEvent {
+                    from: from.as_str().to_owned(),
+                    to: to.as_str().to_owned(),
+                    transition: Transition::Pay.as_str().to_owned(),
+                    actor_kind: OrderActor::System.as_str().to_owned(),
+                    actor_id: "payment".into(),
+                    note: String::new(),
+                    at: now,
+                };
+                store::transition(tx.conn(), &order.id, &event).await?;
+            }
+            _ => {
+                cancel_in(tx.conn(), order, OrderActor::System, "payment", "the payment failed", now).await?;
+            }
+        }
+    }
+    tx.record(&[Event {
+        actor: Actor::system(),
+        action: "checkout.payment",
+        target_kind: "checkout",
+        target_id: checkout_id.to_owned(),
+        outcome: Outcome::Success,
+        request_id: String::new(),
+        detail: serde_json::json!({ "outcome": outcome.as_str() }),
+    }])
+    .await?;
+    tx.commit().await?;
+    if outcome == PaymentState::Paid {
+        for order in &orders {
+            let mut conn = souk.store.conn().await?;
+            let shop = souk_store::shops::by_id(&mut conn, order.shop).await;
+            drop(conn);
+            if let Ok(Some(shop)) = shop {
+                let text = format!(
+                    "Order {} is paid: you can ship it now. Add the carrier and tracking number when you do.",
+                    order.number
+                );
+                super::notify(souk, shop.owner, &format!("Order {} is paid", order.number), &text).await;
+            }
+        }
+    }
+    Ok(())
+}

@@ -5,7 +5,9 @@ pub mod cart;
 pub mod checkout;
 pub mod listings;
 pub mod members;
+pub mod messages;
 pub mod orders;
+pub mod reviews;
 pub mod shops;
 pub mod steps;
 pub mod verification;
@@ -38,6 +40,11 @@ pub struct MarketConfig {
     pub invitation_ttl: std::time::Duration,
     /// Words and phrases no listing may contain (whole words, any case).
     pub prohibited_keywords: Vec<String>,
+    /// How long after delivery a buyer may still open a dispute; the order completes
+    /// (and its escrow can be released) once it has passed.
+    pub dispute_window: std::time::Duration,
+    /// A shipped order the buyer never confirms counts as delivered after this long.
+    pub auto_confirm_after: std::time::Duration,
 }
 
 impl Default for MarketConfig {
@@ -50,6 +57,8 @@ impl Default for MarketConfig {
             platform_fee_bps: 1_000,
             invitation_ttl: std::time::Duration::from_hours(7 * 24),
             prohibited_keywords: souk_domain::listing::default_prohibited(),
+            dispute_window: std::time::Duration::from_hours(14 * 24),
+            auto_confirm_after: std::time::Duration::from_hours(21 * 24),
         }
     }
 }

@@ -293,3 +293,50 @@ pub async fn act(
     notify(souk, who, &subject, &body).await;
     Ok(to)
 }
+
+/// Moves orders on by time (housekeeping): a shipped order the buyer never confirmed counts
+/// as delivered after `auto_confirm_after`; a delivered order completes once the dispute
+/// window has passed. Returns (auto-confirmed, completed).
+pub async fn advance_due(souk: &Souk) -> Result<(usize, usize), CoreError> {
+    let now = souk.clock.now();
+    let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let steps = [
+        (OrderStatus::Shipped, Transition::AutoConfirmDelivery, micros(souk.market.auto_confirm_after)),
+        (OrderStatus::Delivered, Transition::Complete, micros(souk.market.dispute_window)),
+    ];
+    let mut moved = [0usize; 2];
+    for ((status, transition, after), count) in steps.into_iter().zip(moved.iter_mut()) {
+        let mut conn = souk.store.conn().await?;
+        let due = store::due(&mut conn, status.as_str(), now.plus_micros(-after), 100).await?;
+        drop(conn);
+        for order in due {
+            let Ok(to) = status.apply(transition, OrderActor::System) else { continue };
+            let mut tx = AuditedTx::begin_write(souk).await?;
+            let event = OrderEvent {
+                from: status.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+                transition: transition.as_str().to_owned(),
+                actor_kind: OrderActor::System.as_str().to_owned(),
+                actor_id: "system".into(),
+                note: String::new(),
+                at: now,
+            };
+            if !store::transition(tx.conn(), &order.id, &event).await? {
+                continue;
+            }
+            tx.record(&[Event {
+                actor: crate::audit::Actor::system(),
+                action: "order.transition",
+                target_kind: "order",
+                target_id: order.id.clone(),
+                outcome: Outcome::Success,
+                request_id: String::new(),
+                detail: serde_json::json!({ "transition": transition.as_str(), "from": status.as_str(), "to": to.as_str(), "as": "system" }),
+            }])
+            .await?;
+            tx.commit().await?;
+            *count += 1;
+        }
+    }
+    Ok((moved[0], moved[1]))
+}

@@ -8,6 +8,7 @@ pub mod docs;
 pub(crate) mod dto;
 mod health;
 mod listings;
+mod messages;
 mod orders;
 pub(crate) mod shops;
 mod staff;
@@ -31,6 +32,7 @@ use crate::AppState;
         (name = "operations", description = "Health probes for load balancers and orchestrators."),
         (name = "security", description = "Security reporting endpoints."),
         (name = "staff", description = "The staff console's API: account look-up, staff roles, the audit log."),
+        (name = "messages", description = "Conversations between buyers and shops, with safety warnings, and reports."),
         (name = "orders", description = "The buyer's cart, checkout and orders."),
         (name = "seller", description = "The seller hub: shops, verification, shop staff."),
         (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
@@ -140,6 +142,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::shop_orders))
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::order_action))
+        .routes(routes!(messages::start, messages::list))
+        .routes(routes!(messages::get))
+        .routes(routes!(messages::send))
+        .routes(routes!(messages::report))
+        .routes(routes!(messages::reports))
+        .routes(routes!(messages::resolve))
+        .routes(routes!(messages::review))
+        .routes(routes!(messages::reply))
+        .routes(routes!(messages::remove_review))
+        .routes(routes!(messages::shop_reviews))
 }
 
 /// The OpenAPI document, serialized once at start-up.
