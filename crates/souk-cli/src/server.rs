@@ -153,8 +153,8 @@ pub async fn demo_only(
         println!("demo marketplace already loaded; nothing added");
     } else {
         println!(
-            "demo marketplace loaded: {} accounts, {} shops, {} listings added",
-            report.accounts, report.shops, report.listings
+            "demo marketplace loaded: {} accounts, {} shops, {} listings (with photos), {} completed and reviewed orders added",
+            report.accounts, report.shops, report.listings, report.orders
         );
     }
     Ok(())

@@ -44,6 +44,16 @@ backend_tests! {
         let id = items[0]["id"].as_str().unwrap();
         let one: Value = app.get(&format!("/api/v1/listings/{id}")).await.json().await.unwrap();
         assert_eq!(one["id"], id);
+        // The demo's listings have a photo (a real PNG, with a thumbnail) and a variant.
+        let photo = app.get(one["images"][0]["url"].as_str().unwrap()).await;
+        assert_eq!(photo.headers()["content-type"], "image/png");
+        assert!(photo.bytes().await.unwrap().starts_with(b"\x89PNG"));
+        assert_eq!(one["image_url"], one["images"][0]["thumbnail_url"]);
+        assert_eq!(one["variants"].as_array().unwrap().len(), 1);
+        // Demo buyers completed and reviewed orders: shops have a reputation.
+        let reviews: Value = app.get("/api/v1/shops/atlas-ceramics/reviews").await.json().await.unwrap();
+        assert!(reviews["count"].as_i64().unwrap() >= 1, "{reviews}");
+        assert!(reviews["completed_orders"].as_i64().unwrap() >= 1);
         let shops: Value = app.get("/api/v1/shops").await.json().await.unwrap();
         assert_eq!(shops.as_array().unwrap().len(), 6);
         assert!(shops.as_array().unwrap().iter().all(|s| s["active_listings"].as_i64().unwrap() >= 4));

@@ -74,7 +74,7 @@ fn migrate_then_demo_twice_is_idempotent() {
     assert!(out.contains("database migrated"));
     let (code, out, err) = run(souk(dir.path()).arg("demo"));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("6 shops, 26 listings added"), "{out}");
+    assert!(out.contains("6 shops, 26 listings (with photos), 12 completed and reviewed orders added"), "{out}");
     let (code, out, _) = run(souk(dir.path()).arg("demo"));
     assert_eq!(code, 0);
     assert!(out.contains("nothing added"), "{out}");
@@ -102,7 +102,7 @@ fn one_flag_switches_to_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = run(souk(dir.path()).args(["--database-url", url.as_str(), "demo"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("26 listings added"), "{out}");
+    assert!(out.contains("26 listings (with photos)"), "{out}");
     assert!(!dir.path().join("data/souk.db").exists(), "nothing was written to SQLite");
     rt.block_on(async {
         use sqlx::{Connection as _, Executor as _};
@@ -277,7 +277,7 @@ fn master_keys_can_come_from_the_environment() {
         .env("SOUK_KEYS_PROVIDER", "env")
         .env("SOUK_KEYS_MASTER_KEYS", &entry));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("26 listings added"));
+    assert!(out.contains("26 listings (with photos)"));
     assert!(!dir.path().join("data/keys").exists(), "no key file was written");
     let (code, _, err) = run(souk(dir.path()).arg("demo").env("SOUK_KEYS_PROVIDER", "env"));
     assert_eq!(code, 2, "env provider without keys is a configuration error: {err}");

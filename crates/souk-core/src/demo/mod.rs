@@ -2,10 +2,12 @@
 //! install shows a living storefront. Loading it twice changes nothing.
 
 mod catalogue;
+mod orders;
+mod pictures;
 
 use sha2::{Digest as _, Sha256};
 use souk_domain::catalog::{NewListing, Slug, display_text};
-use souk_domain::ids::{AccountId, ListingId, ShopId};
+use souk_domain::ids::{AccountId, ImageId, ListingId, ShopId};
 use souk_domain::{Currency, Money};
 use souk_store::catalog::{self as store, NewShop, Role};
 use uuid::Uuid;
@@ -18,12 +20,13 @@ pub struct DemoReport {
     pub accounts: u32,
     pub shops: u32,
     pub listings: u32,
+    pub orders: u32,
 }
 
 impl DemoReport {
     #[must_use]
     pub const fn is_empty(&self) -> bool {
-        self.accounts == 0 && self.shops == 0 && self.listings == 0
+        self.accounts == 0 && self.shops == 0 && self.listings == 0 && self.orders == 0
     }
 }
 
@@ -95,9 +98,23 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
             .map_err(|e| CoreError::invalid("demo listing", e))?;
             if store::insert_listing_if_absent(tx.conn(), &listing).await? {
                 report.listings += 1;
+                let seed = *listing.id.as_uuid().as_bytes();
+                let image = souk_store::listings::ImageRow {
+                    id: ImageId::from_uuid(demo_uuid("image", &listing.id.to_string())),
+                    listing: listing.id,
+                    position: 0,
+                    media_type: "image/png".into(),
+                    width: 480,
+                    height: 360,
+                    alt_text: item.title.to_owned(),
+                };
+                let full = pictures::picture(&seed, 480, 360);
+                let thumb = pictures::picture(&seed, 240, 180);
+                souk_store::listings::insert_image(tx.conn(), &image, &full, &thumb, now).await?;
             }
         }
     }
+    report.orders = load_orders(souk, tx.conn(), now).await?;
     if report.is_empty() {
         // Nothing changed: the transaction rolls back on drop.
         return Ok(report);
@@ -110,13 +127,52 @@ pub async fn load(souk: &Souk) -> Result<DemoReport, CoreError> {
         outcome: crate::audit::Outcome::Success,
         request_id: String::new(),
         detail: serde_json::json!({
-            "accounts": report.accounts, "shops": report.shops, "listings": report.listings
+            "accounts": report.accounts, "shops": report.shops, "listings": report.listings,
+            "orders": report.orders
         }),
     };
     tx.record(&[event]).await?;
     tx.commit().await?;
     tracing::info!(?report, "demo marketplace loaded");
     Ok(report)
+}
+
+/// Each buyer bought from two shops; the orders completed and were reviewed. Returns how
+/// many orders were new.
+async fn load_orders(
+    souk: &Souk,
+    tx: &mut sqlx::AnyConnection,
+    now: souk_domain::Timestamp,
+) -> Result<u32, CoreError> {
+    let mut added = 0;
+    let shops = catalogue::SHOPS;
+    for (i, (handle, name, _, address)) in catalogue::BUYERS.iter().enumerate() {
+        let buyer = AccountId::from_uuid(demo_uuid("account", handle));
+        for (j, offset) in [0usize, 3].into_iter().enumerate() {
+            let Some(shop) = shops.get((i + offset) % shops.len()) else { continue };
+            let Some(item) = shop.listings.get(i % shop.listings.len().max(1)) else { continue };
+            let id = ListingId::from_uuid(demo_uuid("listing", &format!("{}/{}", shop.slug, item.title)));
+            let Some(listing) = souk_store::listings::by_id(tx, id).await? else { continue };
+            let Some(variant) = souk_store::listings::variants(tx, id, false).await?.into_iter().next()
+            else {
+                continue;
+            };
+            let purchase = orders::Purchase {
+                buyer,
+                buyer_handle: handle,
+                buyer_name: name,
+                address,
+                listing,
+                variant,
+                days_ago: i64::try_from(30 + i * 7 + j * 3).unwrap_or(30),
+                review: i + j,
+            };
+            if orders::purchase(souk, tx, &purchase, now).await? {
+                added += 1;
+            }
+        }
+    }
+    Ok(added)
 }
 
 /// Whether the catalog is empty (a fresh install), in which case `serve` loads the demo.
