@@ -74,7 +74,10 @@ fn migrate_then_demo_twice_is_idempotent() {
     assert!(out.contains("database migrated"));
     let (code, out, err) = run(souk(dir.path()).arg("demo"));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("6 shops, 26 listings (with photos), 12 completed and reviewed orders added"), "{out}");
+    assert!(
+        out.contains("6 shops, 26 listings (with photos), 12 completed and reviewed orders added"),
+        "{out}"
+    );
     let (code, out, _) = run(souk(dir.path()).arg("demo"));
     assert_eq!(code, 0);
     assert!(out.contains("nothing added"), "{out}");
