@@ -96,9 +96,21 @@ backend_tests! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_completed_order_is_reviewed_once_by_its_buyer() {
+async fn a_completed_order_is_reviewed_once_by_its_buyer_sqlite() {
+    reviewed_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_order_is_reviewed_once_by_its_buyer_postgres() {
+    reviewed_once(Db::Postgres).await;
+}
+
+async fn reviewed_once(db: Db) {
     // A dispute window of zero days: delivered orders complete at the next housekeeping run.
-    let app = TestApp::builder(Db::Sqlite).set("market.dispute_window_days", "0").spawn().await;
+    let Some(app) = TestApp::builder(db).set("market.dispute_window_days", "0").try_spawn().await else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+        return;
+    };
     let (shop_c, shop_csrf) = seller(&app, "atlas@example.com").await;
     let shop = open_shop(&app, &shop_c, &shop_csrf, "atlas").await;
     let l: Value = create(
