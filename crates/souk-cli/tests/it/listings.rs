@@ -169,6 +169,9 @@ backend_tests! {
         assert_problem(takedown(tess, tess_csrf).await.unwrap(), 409, "conflict").await;
         assert_eq!(app.get(&format!("/api/v1/listings/{id}")).await.status(), 404);
         assert_eq!(app.get(img["url"].as_str().unwrap()).await.status(), 404, "its photos go with it");
+        let own = format!("/api/v1/seller/listings/{id}/images/{}/thumb", img["id"].as_str().unwrap());
+        assert_eq!(owner.get(app.url(&own)).send().await.unwrap().status(), 200, "the shop still sees them");
+        assert_problem(rival.get(app.url(&own)).send().await.unwrap(), 404, "not_found").await;
         let res = owner.put(app.url(&format!("/api/v1/seller/listings/{id}"))).header("x-csrf-token", &csrf).json(&listing("Back again", "active", json!([variant("MUG-BLUE", 2600, 4)]))).send().await.unwrap();
         assert_problem(res, 409, "conflict").await;
         let mail = app.mail_to("owner@example.com", "taken down").await;

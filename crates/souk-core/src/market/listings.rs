@@ -463,3 +463,20 @@ async fn clean_image(bytes: &[u8]) -> Result<(CleanImage, CleanImage), CoreError
     };
     Ok((pack(image), pack(thumb)))
 }
+
+/// An image of one of the shop's listings in any status (drafts included), for its people.
+pub async fn seller_image(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    listing: ListingId,
+    image: ImageId,
+    thumbnail: bool,
+) -> Result<(String, Vec<u8>), CoreError> {
+    let view = seller_view(souk, principal, client, listing).await?;
+    if !view.images.iter().any(|i| i.id == image) {
+        return Err(CoreError::NotFound("image"));
+    }
+    let mut conn = souk.store.conn().await?;
+    store::image_content(&mut conn, image, thumbnail, false).await?.ok_or(CoreError::NotFound("image"))
+}

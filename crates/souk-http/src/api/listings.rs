@@ -345,3 +345,48 @@ pub async fn takedown(
     listings::takedown(state.souk(), &s.principal, &client, id(&listing, "listing")?, &req.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A photo of one of your shop's listings, whatever its status (`size`: full or thumb).
+#[utoipa::path(
+    get, path = "/api/v1/seller/listings/{id}/images/{image}/{size}", tag = "seller",
+    params(
+        ("id" = String, Path, description = "The listing id"),
+        ("image" = String, Path, description = "The image id"),
+        ("size" = String, Path, description = "full or thumb"),
+    ),
+    responses(
+        (status = 200, description = "The image", content_type = "image/png"),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such image of your shop's", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("session" = []), ("api_key" = []))
+)]
+pub async fn seller_image(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Caller(principal): Caller,
+    Path((listing, image, size)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse as _;
+    let thumbnail = match size.as_str() {
+        "thumb" => true,
+        "full" => false,
+        _ => return Err(Problem::of("not_found")),
+    };
+    let (media_type, bytes) = listings::seller_image(
+        state.souk(),
+        &principal,
+        &client,
+        id(&listing, "listing")?,
+        id(&image, "image")?,
+        thumbnail,
+    )
+    .await?;
+    let mut res = bytes.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&media_type) {
+        res.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    res.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}

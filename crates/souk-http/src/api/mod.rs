@@ -133,6 +133,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(listings::get_seller_listing, listings::update_listing))
         .routes(routes!(listings::add_image))
         .routes(routes!(listings::remove_image))
+        .routes(routes!(listings::seller_image))
         .routes(routes!(listings::takedown))
         .routes(routes!(orders::get_cart))
         .routes(routes!(orders::set_line, orders::remove_line))
