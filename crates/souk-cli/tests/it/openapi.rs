@@ -34,6 +34,17 @@ async fn openapi_document_is_3_1_and_complete() {
             assert!(status.is_success() || (status == 401 && documented_401), "{path}: {status}");
         }
     }
+    // Operation ids are unique (OpenAPI requires it; client generators name methods by them).
+    let mut seen = std::collections::HashMap::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                    panic!("operationId {id} is used by {first} and by {method} {path}");
+                }
+            }
+        }
+    }
     // Every schema referenced is defined.
     let text = doc.to_string();
     for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

@@ -13,7 +13,7 @@ const ACCEPTED: &[&str] = &["application/csp-report", "application/reports+json"
 
 /// Report a Content-Security-Policy violation (sent by browsers).
 #[utoipa::path(
-    post, path = "/api/v1/csp-reports", tag = "security",
+    post, path = "/api/v1/csp-reports", tag = "security", operation_id = "csp_report",
     request_body(content = Object, content_type = "application/csp-report",
                  description = "A CSP violation report as browsers send it"),
     responses(

@@ -218,7 +218,7 @@ pub struct IdDto {
 
 /// Report a message you received (it goes to trust & safety).
 #[utoipa::path(
-    post, path = "/api/v1/messages/{id}/report", tag = "messages", request_body = TextRequest,
+    post, path = "/api/v1/messages/{id}/report", tag = "messages", operation_id = "report_message", request_body = TextRequest,
     params(("id" = String, Path, description = "The message id")),
     responses(
         (status = 201, description = "Reported", body = IdDto),
@@ -355,7 +355,7 @@ fn review_dto(r: souk_store::reviews::ReviewRow) -> ReviewDto {
 
 /// Review one of your completed orders (once; a verified purchase).
 #[utoipa::path(
-    post, path = "/api/v1/orders/{id}/review", tag = "orders", request_body = ReviewRequest,
+    post, path = "/api/v1/orders/{id}/review", tag = "orders", operation_id = "review_order", request_body = ReviewRequest,
     params(("id" = String, Path, description = "The order id")),
     responses(
         (status = 201, description = "Reviewed", body = ReviewDto),

@@ -653,7 +653,7 @@ pub struct QueueShopDto {
 
 /// Open a submission (trust & safety, and the shop's owner; recorded).
 #[utoipa::path(
-    get, path = "/api/v1/staff/verifications/{id}", tag = "staff",
+    get, path = "/api/v1/staff/verifications/{id}", tag = "staff", operation_id = "verification_for_review",
     params(("id" = String, Path, description = "The verification id")),
     responses((status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"), 
         (status = 200, description = "The submission in clear", body = ReviewDto),
