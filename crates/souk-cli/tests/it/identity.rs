@@ -706,6 +706,19 @@ async fn account_forms_need_the_session_and_its_token() {
     assert_eq!(res.headers()["location"], "/account/security?done=phrase");
     let me: Value = c.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["anti_phishing_phrase"], "red kite");
+    // A form refused for its content comes back as the same page with the reason next to the
+    // form (status 422), not as a generic error page.
+    let res = c
+        .post(app.url("/account/password"))
+        .header("origin", &app.base)
+        .form(&[("csrf", csrf.as_str()), ("new_password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("name=\"new_password\""), "the security page is shown again");
+    assert!(page.to_lowercase().contains("password"), "{page}");
     let anonymous = app.browser_client();
     let res = post(&anonymous, "/account/sessions/revoke-others", "x").await.unwrap();
     assert_eq!(res.status(), 303);

@@ -21,7 +21,9 @@ pub(crate) async fn render(req: Request, next: Next) -> Response {
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let page_written_for_it = res.extensions().get::<crate::web::RenderedPage>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || (page_written_for_it && !is_api_path(&path))
+    {
         return res;
     }
     let tagged = res.extensions().get::<Problem>().cloned();

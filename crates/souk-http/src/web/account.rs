@@ -3,8 +3,6 @@
 //! forms are protected by the Origin check of the auth middleware. Links from mail open a
 //! page with a button (a POST), so mail scanners that follow links cannot use them up.
 
-use std::sync::Arc;
-
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -22,8 +20,9 @@ use super::account_views::{
     RecoveryCodesPage, ResetPage, SecondFactorPage, SecurityPage, SessionRow, SessionsPage, SetupPage,
     SignUpPage, TotpSetupPage,
 };
-use super::render;
+use super::forms::{SignedInForm, check_csrf, csrf_field, require};
 use super::views::Layout;
+use super::{page_with_status, render};
 use crate::api::auth::append_cookie;
 use crate::middleware::auth::{
     ClientInfo, MaybeSession, PENDING_COOKIE, cookie, device_cookie, ensure_device,
@@ -88,59 +87,6 @@ fn signed_in(s: &IssuedSession, next: &str, device: Option<&SessionToken>) -> Re
     res
 }
 
-/// A form posted by a signed-in person, with its CSRF token checked: without a session the
-/// browser is sent to sign in (and back to the page's section); a bad token is refused.
-pub(crate) struct SignedInForm<T>(pub Arc<Authenticated>, pub T);
-
-/// Forms that carry the session's CSRF token.
-pub(crate) trait CsrfField {
-    fn csrf(&self) -> &str;
-}
-
-macro_rules! csrf_field {
-    ($($form:ty),*) => {
-        $(impl CsrfField for $form {
-            fn csrf(&self) -> &str {
-                &self.csrf
-            }
-        })*
-    };
-}
-
-impl<T: serde::de::DeserializeOwned + CsrfField + Send> axum::extract::FromRequest<AppState>
-    for SignedInForm<T>
-{
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let section = ["/account/sessions", "/account/api-keys"]
-            .into_iter()
-            .find(|p| req.uri().path().starts_with(p))
-            .unwrap_or("/account/security");
-        let session =
-            req.extensions().get::<crate::middleware::auth::CurrentSession>().and_then(|c| c.0.clone());
-        let Some(s) = session else {
-            return Err(Redirect::to(&format!("/login?next={section}")).into_response());
-        };
-        let Form(form) = Form::<T>::from_request(req, state).await.map_err(IntoResponse::into_response)?;
-        check_csrf(state, &s, form.csrf()).map_err(IntoResponse::into_response)?;
-        Ok(Self(s, form))
-    }
-}
-
-/// The session, or a redirect to sign in and come back.
-fn require(session: Option<Arc<Authenticated>>, back_to: &str) -> Result<Arc<Authenticated>, Redirect> {
-    session.ok_or_else(|| Redirect::to(&format!("/login?next={back_to}")))
-}
-
-fn check_csrf(state: &AppState, s: &Authenticated, token: &str) -> Result<(), Problem> {
-    if state.souk().identity.csrf_valid(&s.key, token) {
-        Ok(())
-    } else {
-        Err(Problem::of("csrf_failed").with_detail("This form has expired; reload the page and try again."))
-    }
-}
-
 fn min_length(state: &AppState) -> usize {
     state.souk().identity.config.password_policy.min_single_factor
 }
@@ -203,7 +149,7 @@ pub(crate) async fn signup(
                 phrase: f.phrase,
                 min_length: min_length(&state),
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -325,7 +271,7 @@ pub(crate) async fn login(
                 _ => StatusCode::UNAUTHORIZED,
             };
             let error = inline(e)?;
-            Ok((status, render(&login_page(error, String::new(), f.email, next))?).into_response())
+            page_with_status(status, &login_page(error, String::new(), f.email, next))
         }
     }
 }
@@ -390,7 +336,7 @@ pub(crate) async fn second_factor(
                 totp: true,
                 script: crate::assets::url("passkey.js"),
             };
-            Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response())
+            page_with_status(StatusCode::UNAUTHORIZED, &page)
         }
     }
 }
@@ -451,7 +397,7 @@ pub(crate) async fn reset(
         .into_response()),
         Err(e) => {
             let page = ResetPage { layout: Layout::new("Reset your password"), error: inline(e)?, notice: String::new() };
-            Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response())
+            page_with_status(StatusCode::TOO_MANY_REQUESTS, &page)
         }
     }
 }
@@ -498,7 +444,7 @@ pub(crate) async fn reset_confirm(
                 min_length: min_length(&state),
                 button: "Set password".into(),
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -586,7 +532,7 @@ pub(crate) async fn set_phrase(
         Ok(()) => Ok(see_other("/account/security?done=phrase")),
         Err(e) => {
             let page = security_page(&state, &s, inline(e)?, String::new()).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -607,7 +553,7 @@ pub(crate) async fn change_password(
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
         Err(e) => {
             let page = security_page(&state, &s, inline(e)?, String::new()).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -655,7 +601,7 @@ pub(crate) async fn reauth(
                 next,
                 script: crate::assets::url("passkey.js"),
             };
-            Ok((StatusCode::UNAUTHORIZED, render(&page)?).into_response())
+            page_with_status(StatusCode::UNAUTHORIZED, &page)
         }
     }
 }
@@ -722,7 +668,7 @@ pub(crate) async fn remove_passkey(
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
         Err(CoreError::Conflict(reason)) => {
             let page = security_page(&state, &s, reason, String::new()).await?;
-            Ok((StatusCode::CONFLICT, render(&page)?).into_response())
+            page_with_status(StatusCode::CONFLICT, &page)
         }
         Err(e) => Err(e.into()),
     }
@@ -787,7 +733,7 @@ pub(crate) async fn totp_confirm(
                 link: "/account/security".into(),
                 link_label: "Back to the security centre".into(),
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -876,7 +822,7 @@ pub(crate) async fn create_api_key(
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/api-keys")),
         Err(e) => {
             let page = api_keys_page(&state, &s, inline(e)?, String::new(), String::new()).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -917,7 +863,7 @@ pub(crate) async fn change_email(
         Err(CoreError::StepUpRequired) => Ok(see_other("/account/reauth?next=/account/security")),
         Err(e) => {
             let page = security_page(&state, &s, inline(e)?, String::new()).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }
@@ -999,7 +945,7 @@ pub(crate) async fn setup(
                 email: f.email,
                 name: f.name,
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+            page_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }
 }

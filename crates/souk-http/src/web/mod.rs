@@ -4,12 +4,14 @@
 mod account;
 mod account_views;
 mod art;
+mod forms;
 mod pages;
 pub(crate) mod views;
 
 use askama::Template;
 use axum::Router;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::{AppState, Problem};
@@ -60,6 +62,18 @@ pub(crate) fn render<T: Template>(page: &T) -> Result<Html<String>, Problem> {
         tracing::error!(error = %e, "template failed to render");
         Problem::of("internal")
     })
+}
+
+/// Marks a response whose error status comes with a page written for it (a form shown again
+/// with its message), so the error middleware leaves it alone.
+#[derive(Clone, Copy)]
+pub(crate) struct RenderedPage;
+
+/// Renders a page answered with an error status (422 for a form to correct, 409, 401 ...).
+pub(crate) fn page_with_status<T: Template>(status: StatusCode, page: &T) -> Result<Response, Problem> {
+    let mut res = (status, render(page)?).into_response();
+    res.extensions_mut().insert(RenderedPage);
+    Ok(res)
 }
 
 /// The HTML page for an error, used by the error middleware.
