@@ -1,0 +1,10 @@
+//! Souk's fraud and risk engine, free of I/O. This crate owns the rules language that trust &
+//! safety staff write (`block if :risk_score: > 75`): parsing with errors that point at the
+//! column, type-checking against the attributes the marketplace computes, and evaluation into
+//! a decision with the rules that matched. Features, the model and storage come next to it.
+
+pub mod rules;
+
+pub use rules::{
+    Action, AttributeType, Features, Lists, Mode, Outcome, Rule, RuleError, RuleSet, Schema, Value,
+};
