@@ -3,6 +3,7 @@
 //! column, type-checking against the attributes the marketplace computes, and evaluation into
 //! a decision with the rules that matched. Features, the model and storage come next to it.
 
+pub mod model;
 pub mod rules;
 
 pub use rules::{
