@@ -4,6 +4,15 @@
 
 use std::io::Read;
 
+/// Which columns are features.
+#[derive(Debug, Clone, Copy)]
+pub enum Columns<'a> {
+    /// Every column except the label, the time and these.
+    AllBut(&'a [String]),
+    /// Exactly these, in this order (a model's features); other columns are ignored.
+    Only(&'a [String]),
+}
+
 /// Rows of features (row-major, NaN for missing) with their labels, in time order when a
 /// time column was given.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +97,7 @@ impl Dataset {
         reader: impl Read,
         label: &str,
         time: Option<&str>,
-        drop: &[String],
+        columns: Columns<'_>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, DatasetError> {
         let mut csv = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(reader);
@@ -102,13 +111,18 @@ impl Dataset {
         };
         let label_at = find(label)?;
         let time_at = time.map(find).transpose()?;
-        for d in drop {
-            find(d)?;
-        }
-        let feature_at: Vec<usize> = (0..header.len())
-            .filter(|i| *i != label_at && Some(*i) != time_at)
-            .filter(|i| header.get(*i).is_none_or(|h| !drop.contains(h)))
-            .collect();
+        let feature_at: Vec<usize> = match columns {
+            Columns::AllBut(drop) => {
+                for d in drop {
+                    find(d)?;
+                }
+                (0..header.len())
+                    .filter(|i| *i != label_at && Some(*i) != time_at)
+                    .filter(|i| header.get(*i).is_none_or(|h| !drop.contains(h)))
+                    .collect()
+            }
+            Columns::Only(names) => names.iter().map(|n| find(n)).collect::<Result<_, _>>()?,
+        };
         let names: Vec<String> = feature_at.iter().filter_map(|i| header.get(*i).cloned()).collect();
         let mut rows: Vec<(Vec<f32>, bool, String)> = Vec::new();
         let mut record = csv::StringRecord::new();

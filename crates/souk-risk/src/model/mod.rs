@@ -8,7 +8,7 @@ mod format;
 pub mod metrics;
 mod train;
 
-pub use dataset::{Dataset, DatasetError};
+pub use dataset::{Columns, Dataset, DatasetError};
 pub use format::FormatError;
 pub use metrics::{Metrics, evaluate};
 pub use train::{Progress, TrainError, TrainParams, train};

@@ -143,7 +143,14 @@ fn a_well_checksummed_but_hostile_tree_is_refused() {
 #[test]
 fn csv_files_are_read_in_time_order_with_clear_errors() {
     let csv = "id,when,amount,label,cards\n1,2026-03-02,10.5,0,1\n2,2026-03-01,,1,7\n3,2026-03-03,99,true,\n";
-    let d = Dataset::from_csv(csv.as_bytes(), "label", Some("when"), &["id".into()], &mut |_| {}).unwrap();
+    let d = Dataset::from_csv(
+        csv.as_bytes(),
+        "label",
+        Some("when"),
+        Columns::AllBut(&["id".into()]),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(d.names, ["amount", "cards"]);
     assert_eq!(d.labels, [true, false, true], "sorted by time");
     assert!(d.row(0)[0].is_nan() && (d.row(0)[1] - 7.0).abs() < f32::EPSILON);
@@ -151,8 +158,13 @@ fn csv_files_are_read_in_time_order_with_clear_errors() {
     let p = d.project(&["cards".into(), "amount".into()]).unwrap();
     assert_eq!(p.row(1), [1.0, 10.5]);
     assert!(d.project(&["nope".into()]).is_err());
+    let only = ["cards".to_owned()];
+    let o = Dataset::from_csv(csv.as_bytes(), "label", None, Columns::Only(&only), &mut |_| {}).unwrap();
+    assert_eq!((o.names.as_slice(), o.rows()), (only.as_slice(), 3), "the id and date columns are ignored");
     let err = |text: &str| {
-        Dataset::from_csv(text.as_bytes(), "label", None, &[], &mut |_| {}).unwrap_err().to_string()
+        Dataset::from_csv(text.as_bytes(), "label", None, Columns::AllBut(&[]), &mut |_| {})
+            .unwrap_err()
+            .to_string()
     };
     assert!(err("a,b\n1,2\n").contains("no column named \"label\""));
     assert!(err("a,label\n1,0\nx,1\n").contains("line 3, column \"a\": \"x\" is not a number"));
