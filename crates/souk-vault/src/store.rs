@@ -286,6 +286,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn both_engines_have_the_same_migrations() {
+        let list = |m: &sqlx::migrate::Migrator| {
+            m.iter().map(|m| (m.version, m.description.to_string())).collect::<Vec<_>>()
+        };
+        assert_eq!(list(&SQLITE_MIGRATIONS), list(&POSTGRES_MIGRATIONS));
+        assert!(!list(&SQLITE_MIGRATIONS).is_empty());
+    }
+
+    #[test]
     fn schema_names_are_plain_identifiers() {
         assert!(valid_schema("souk_vault"));
         assert!(valid_schema("_v2"));

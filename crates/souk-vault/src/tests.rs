@@ -448,3 +448,30 @@ async fn the_vault_on_postgresql_lives_in_its_own_schema() {
         .await
         .unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// For any valid Visa number: two tokenizations give two tokens and one fingerprint,
+    /// the stored details match, and the database rows do not hold the number.
+    #[test]
+    fn any_valid_card_is_tokenized_without_being_stored_in_clear(body in "4[0-9]{14}") {
+        let number = (0..10).map(|d| format!("{body}{d}")).find(|n| souk_payments::connector::card::luhn_valid(n)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let h = open(sqlite(dir.path()), &dir.path().join("k"), generous()).await;
+            let a = h.vault.tokenize(&ctx(), new_card(&number)).await.unwrap();
+            let b = h.vault.tokenize(&ctx(), new_card(&number)).await.unwrap();
+            assert_ne!(a.token, b.token);
+            assert_eq!(a.fingerprint, b.fingerprint);
+            assert_eq!(a.last4, number[12..]);
+            assert_eq!(a.brand, Brand::Visa);
+            for v in h.vault_store_dump().await {
+                assert!(!v.contains(&number));
+            }
+            h.vault.close().await;
+            assert!(file_bytes_contain(dir.path(), number.as_bytes()).is_empty());
+        });
+    }
+}
