@@ -79,6 +79,26 @@ fn valid_schema(name: &str) -> bool {
         && name.len() <= 63
 }
 
+/// Makes the vault's SQLite files (database, WAL, shared memory) readable by their owner
+/// only: they hold envelopes, not card numbers, but nobody else has any business with them.
+fn restrict_sqlite_files(url: &str) -> Result<(), VaultError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or_default();
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(VaultError::Config(format!("cannot restrict {file}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
 impl VaultStore {
     /// Opens the pool and applies the vault's migrations.
     pub(crate) async fn open(config: &VaultDatabase) -> Result<Self, VaultError> {
@@ -153,6 +173,9 @@ impl VaultStore {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         let mut conn = pool.acquire().await.map_err(|e| db(&e))?;
+        if backend == Backend::Sqlite {
+            restrict_sqlite_files(url)?;
+        }
         migrator.run(&mut *conn).await.map_err(|e| VaultError::Database(e.to_string()))?;
         drop(conn);
         Ok(Self { pool })

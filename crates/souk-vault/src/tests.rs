@@ -54,6 +54,7 @@ fn config(
         audit: audit.clone(),
         limits,
         bins: Arc::new(TestCardBins),
+        connector_timeout: VaultConfig::DEFAULT_CONNECTOR_TIMEOUT,
     };
     (config, sim, audit)
 }
@@ -474,4 +475,32 @@ proptest::proptest! {
             assert!(file_bytes_contain(dir.path(), number.as_bytes()).is_empty());
         });
     }
+}
+
+#[tokio::test]
+async fn a_processor_that_does_not_answer_in_time_is_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, _, audit) = config(sqlite(dir.path()), &dir.path().join("k"), generous());
+    let slow = Arc::new(Simulator::new(
+        SimulatorConfig { latency: std::time::Duration::from_millis(300) },
+        Arc::new(SeededEntropy::new(1)),
+    ));
+    config.connector = slow.clone();
+    config.connector_timeout = std::time::Duration::from_millis(20);
+    let vault = InProcessVault::open(config).await.unwrap();
+    let n = "4242424242424242";
+    let card = vault.tokenize(&ctx(), new_card(n)).await.unwrap();
+    let result = vault.authorize(&ctx(), pay(&card.token, n, "slow", 100)).await;
+    assert!(matches!(result, Err(VaultError::Connector(ConnectorError::Timeout))), "{result:?}");
+    assert_eq!(slow.charges(), 0, "the simulated request was abandoned before it arrived");
+    assert_eq!(audit.events().last().unwrap().result, "error:timeout");
+}
+
+#[tokio::test]
+async fn the_sqlite_files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(sqlite(dir.path()), &dir.path().join("k"), generous()).await;
+    h.vault.tokenize(&ctx(), new_card("4242424242424242")).await.unwrap();
+    let mode = std::fs::metadata(dir.path().join("vault.db")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }

@@ -8,6 +8,7 @@
 //! unwrap them, so the vault refuses to open.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
 use souk_crypto::blind_index::BlindIndexKey;
@@ -64,6 +65,14 @@ pub struct VaultConfig {
     pub audit: Arc<dyn VaultAuditSink>,
     pub limits: RateLimits,
     pub bins: Arc<dyn BinLookup>,
+    /// How long the vault waits for the processor before answering
+    /// `ConnectorError::Timeout` (outcome unknown: ask `status`).
+    pub connector_timeout: Duration,
+}
+
+impl VaultConfig {
+    /// The default wait for the processor.
+    pub const DEFAULT_CONNECTOR_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// An `Entropy` shared with the nonce generator, which wants to own its source.
@@ -89,6 +98,15 @@ pub struct InProcessVault {
     audit: Arc<dyn VaultAuditSink>,
     limiter: Limiter,
     bins: Arc<dyn BinLookup>,
+    connector_timeout: Duration,
+}
+
+/// Waits for a processor call at most `timeout`; past it the outcome is unknown.
+async fn bounded<T>(
+    timeout: Duration,
+    call: BoxFuture<'_, Result<T, ConnectorError>>,
+) -> Result<T, ConnectorError> {
+    tokio::time::timeout(timeout, call).await.unwrap_or(Err(ConnectorError::Timeout))
 }
 
 fn subject(purpose: &'static str) -> Subject<'static> {
@@ -212,6 +230,7 @@ impl InProcessVault {
             audit: config.audit,
             limiter: Limiter::new(config.limits),
             bins: config.bins,
+            connector_timeout: config.connector_timeout,
         })
     }
 
@@ -320,15 +339,13 @@ impl InProcessVault {
         let row = self.row(&request.token).await?;
         event.card = Some(format!("{} {}", row.brand, row.last4));
         let card = self.open_card(&row, request.cvc.as_ref())?;
-        let result = self
-            .connector
-            .authorize(AuthorizeRequest {
-                card: &card,
-                amount: request.amount,
-                idempotency_key: &request.idempotency_key,
-                reference: &request.reference,
-            })
-            .await;
+        let call = self.connector.authorize(AuthorizeRequest {
+            card: &card,
+            amount: request.amount,
+            idempotency_key: &request.idempotency_key,
+            reference: &request.reference,
+        });
+        let result = bounded(self.connector_timeout, call).await;
         // The card number and security code are wiped here, whatever the outcome.
         drop(card);
         Ok(result?)
@@ -345,7 +362,7 @@ impl InProcessVault {
         call: BoxFuture<'_, Result<Outcome, ConnectorError>>,
     ) -> Result<Outcome, VaultError> {
         self.admit(op, ctx)?;
-        let result = call.await.map_err(VaultError::from);
+        let result = bounded(self.connector_timeout, call).await.map_err(VaultError::from);
         let mut event = self.event(op, ctx);
         event.payment = Some(payment.clone());
         event.amount = amount;
@@ -493,7 +510,8 @@ impl VaultClient for InProcessVault {
         Box::pin(async move {
             let op = VaultOperation::Status;
             self.admit(op, ctx)?;
-            let result = self.connector.status(idempotency_key).await.map_err(VaultError::from);
+            let call = self.connector.status(idempotency_key);
+            let result = bounded(self.connector_timeout, call).await.map_err(VaultError::from);
             let mut event = self.event(op, ctx);
             event.idempotency_key = Some(idempotency_key.clone());
             event.result = match &result {

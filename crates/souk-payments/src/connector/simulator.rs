@@ -592,6 +592,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_calls_with_one_key_charge_once() {
+        let sim = Simulator::new(
+            SimulatorConfig { latency: Duration::from_millis(20) },
+            Arc::new(SeededEntropy::new(2)),
+        );
+        let (a, b, c) = tokio::join!(
+            authorize(&sim, "4242424242424242", "race", 100),
+            authorize(&sim, "4242424242424242", "race", 100),
+            authorize(&sim, "4242424242424242", "race", 100),
+        );
+        let p = authorized(a);
+        assert_eq!(authorized(b), p);
+        assert_eq!(authorized(c), p);
+        assert_eq!(sim.charges(), 1);
+    }
+
+    #[tokio::test]
     async fn latency_is_added_to_every_call() {
         let sim = Simulator::new(
             SimulatorConfig { latency: Duration::from_millis(30) },
