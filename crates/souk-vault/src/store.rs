@@ -27,9 +27,20 @@ impl VaultDatabase {
     /// The default schema name on PostgreSQL.
     pub const DEFAULT_SCHEMA: &'static str = "souk_vault";
 
+    /// The directory name, inside the data directory, of the vault's own master keys (for
+    /// a `FileKeyProvider`); never the marketplace's `keys/`.
+    pub const DEFAULT_KEYS_DIR: &'static str = "vault-keys";
+
     #[must_use]
     pub fn new(url: SecretString) -> Self {
         Self { url, schema: Self::DEFAULT_SCHEMA.to_owned(), max_connections: 4 }
+    }
+
+    /// The default embedded database: `vault.db` in the data directory, beside (never
+    /// inside) the marketplace's database.
+    #[must_use]
+    pub fn sqlite_in(data_dir: &std::path::Path) -> Self {
+        Self::new(SecretString::from(format!("sqlite://{}", data_dir.join("vault.db").display())))
     }
 }
 
@@ -217,6 +228,49 @@ impl VaultStore {
         .bind(key.kek_version)
         .bind(key.wrapped.as_slice())
         .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db(&e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every wrapped key of a purpose, oldest first.
+    pub(crate) async fn keys(&self, purpose: &str) -> Result<Vec<KeyRow>, VaultError> {
+        let rows = sqlx::query(
+            "SELECT version, kek_version, wrapped FROM vault_keys WHERE purpose = $1 ORDER BY version",
+        )
+        .bind(purpose)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db(&e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyRow {
+                    version: r.try_get("version").map_err(|e| db(&e))?,
+                    kek_version: r.try_get("kek_version").map_err(|e| db(&e))?,
+                    wrapped: r.try_get("wrapped").map_err(|e| db(&e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces a key's wrapping (master key rotation), if it is still wrapped as read.
+    pub(crate) async fn rewrap_key(
+        &self,
+        purpose: &str,
+        read: &KeyRow,
+        kek_version: i64,
+        wrapped: &[u8],
+    ) -> Result<bool, VaultError> {
+        let done = sqlx::query(
+            "UPDATE vault_keys SET kek_version = $1, wrapped = $2 \
+             WHERE purpose = $3 AND version = $4 AND kek_version = $5",
+        )
+        .bind(kek_version)
+        .bind(wrapped)
+        .bind(purpose)
+        .bind(read.version)
+        .bind(read.kek_version)
         .execute(&self.pool)
         .await
         .map_err(|e| db(&e))?;

@@ -375,14 +375,36 @@ async fn a_wrong_vault_key_cannot_open_the_vault() {
 }
 
 #[tokio::test]
-async fn a_rotated_vault_master_key_still_opens_the_vault() {
+async fn a_rotated_vault_master_key_rewraps_and_the_old_one_retires() {
     let dir = tempfile::tempdir().unwrap();
     let h = open(sqlite(dir.path()), &dir.path().join("k"), generous()).await;
     let card = h.vault.tokenize(&ctx(), new_card("4242424242424242")).await.unwrap();
-    h.vault.close().await;
-    h.config.keys.create_version(&OsEntropy::new()).unwrap();
+    assert_eq!(h.vault.master_key_versions_in_use().await.unwrap(), vec![1]);
+    assert_eq!(h.config.keys.create_version(&OsEntropy::new()).unwrap(), 2);
     let again = InProcessVault::open(h.config.clone()).await.unwrap();
-    assert_eq!(again.card(&ctx(), &card.token).await.unwrap().last4, "4242");
+    assert_eq!(again.card(&ctx(), &card.token).await.unwrap().last4, "4242", "old versions still unwrap");
+    assert_eq!(again.rewrap_keys().await.unwrap(), 2, "the cards key and the fingerprint key");
+    assert_eq!(again.rewrap_keys().await.unwrap(), 0, "nothing left to do");
+    assert_eq!(again.master_key_versions_in_use().await.unwrap(), vec![2]);
+    again.close().await;
+    h.vault.close().await;
+    h.config.keys.retire(1).unwrap();
+    let after = InProcessVault::open(h.config.clone()).await.unwrap();
+    let Outcome::Authorized { .. } =
+        after.authorize(&ctx(), pay(&card.token, "4242424242424242", "rotated", 100)).await.unwrap()
+    else {
+        panic!()
+    };
+    let same = after.tokenize(&ctx(), new_card("4242424242424242")).await.unwrap();
+    assert_eq!(same.fingerprint, card.fingerprint, "fingerprints survive rotation");
+}
+
+#[test]
+fn default_locations_are_beside_the_marketplace() {
+    let db = VaultDatabase::sqlite_in(Path::new("/srv/souk/data"));
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&db.url), "sqlite:///srv/souk/data/vault.db");
+    assert_eq!(db.schema, "souk_vault");
+    assert_eq!(VaultDatabase::DEFAULT_KEYS_DIR, "vault-keys");
 }
 
 #[tokio::test]

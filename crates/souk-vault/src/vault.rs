@@ -99,6 +99,7 @@ pub struct InProcessVault {
     limiter: Limiter,
     bins: Arc<dyn BinLookup>,
     connector_timeout: Duration,
+    keys: Arc<dyn KeyProvider>,
 }
 
 /// Waits for a processor call at most `timeout`; past it the outcome is unknown.
@@ -231,12 +232,49 @@ impl InProcessVault {
             limiter: Limiter::new(config.limits),
             bins: config.bins,
             connector_timeout: config.connector_timeout,
+            keys: config.keys,
         })
     }
 
     #[cfg(test)]
     pub(crate) fn store_for_tests(&self) -> &VaultStore {
         &self.store
+    }
+
+    /// Re-wraps the vault's data keys under the newest master key version (after
+    /// `create_version` on the vault's key provider), so older versions can be retired.
+    /// Returns how many keys were re-wrapped. Card envelopes are untouched: they are
+    /// sealed by the data keys, which do not change.
+    pub async fn rewrap_keys(&self) -> Result<usize, VaultError> {
+        let keyring = self.keys.load()?;
+        let mut done = 0;
+        for purpose in [PURPOSE_CARDS, PURPOSE_FINGERPRINT] {
+            for row in self.store.keys(purpose).await? {
+                let dek_version = version(row.version)?;
+                let wrapped =
+                    WrappedKey { kek_version: version(row.kek_version)?, bytes: row.wrapped.clone() };
+                if let Some(new) = keyring.rewrap(subject(purpose), dek_version, &wrapped, &self.nonces)?
+                    && self.store.rewrap_key(purpose, &row, i64::from(new.kek_version), &new.bytes).await?
+                {
+                    done += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// The master key versions the vault's data keys are wrapped by (what must not be
+    /// retired yet).
+    pub async fn master_key_versions_in_use(&self) -> Result<Vec<u32>, VaultError> {
+        let mut versions = Vec::new();
+        for purpose in [PURPOSE_CARDS, PURPOSE_FINGERPRINT] {
+            for row in self.store.keys(purpose).await? {
+                versions.push(version(row.kek_version)?);
+            }
+        }
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions)
     }
 
     /// Closes the vault's database pool.
