@@ -526,3 +526,12 @@ async fn the_sqlite_files_are_private() {
     let mode = std::fs::metadata(dir.path().join("vault.db")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn requests_never_print_their_secrets() {
+    let card = new_card("4242424242424242");
+    let token = CardToken::parse(&format!("vt_{}", "b".repeat(32))).unwrap();
+    let request = pay(&token, "4242424242424242", "k", 100);
+    let printed = format!("{card:?} {request:?}");
+    assert!(!printed.contains("4242424242424242") && !printed.contains("739"), "{printed}");
+}

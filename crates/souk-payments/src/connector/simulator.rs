@@ -620,6 +620,26 @@ mod tests {
     }
 
     proptest! {
+        /// For any test card and any number of repeats, a repeated key answers the first
+        /// answer every time and holds funds at most once.
+        #[test]
+        fn repeats_never_charge_twice(card in 0usize..TEST_CARDS.len(), repeats in 1usize..6) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let sim = sim();
+                let number = TEST_CARDS[card].number;
+                let first = authorize(&sim, number, "k", 1234).await;
+                for _ in 0..repeats {
+                    let again = authorize(&sim, number, "k", 1234).await;
+                    // A timeout's answer was lost; the repeat gets the recorded outcome.
+                    if first != Err(ConnectorError::Timeout) {
+                        assert_eq!(again, first);
+                    }
+                    assert!(sim.charges() <= 1);
+                }
+            });
+        }
+
         /// Whatever the sequence of captures and refunds (repeated keys included), the
         /// refunded total never exceeds the captured total, which never exceeds the
         /// authorization.
