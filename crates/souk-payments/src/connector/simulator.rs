@@ -114,7 +114,7 @@ pub struct SimulatorConfig {
 /// What a call asked for, to tell a repeated call from a key reused for another request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Request {
-    Authorize { amount: Money, brand: Brand, last4: String, reference: String },
+    Authorize { amount: Money, brand: Brand, last4: String, expiry: (u8, u16), reference: String },
     Challenge { payment: PaymentId, challenge: ChallengeId, response: String },
     Capture { payment: PaymentId, amount: Money },
     Void { payment: PaymentId },
@@ -282,6 +282,7 @@ impl PaymentConnector for Simulator {
                 amount: request.amount,
                 brand: pan.brand(),
                 last4: pan.last4(),
+                expiry: (request.card.expiry.month(), request.card.expiry.year()),
                 reference: request.reference.to_owned(),
             };
             self.once(request.idempotency_key, summary, |sim, book| {
