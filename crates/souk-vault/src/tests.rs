@@ -342,6 +342,12 @@ async fn the_database_files_never_hold_a_card_number() {
             let hits = file_bytes_contain(&db_dir, n.as_bytes());
             assert!(hits.is_empty(), "{when}: {n} found in {hits:?}");
         }
+        // Nor anything else that looks like a card number (a Luhn-valid digit run).
+        for entry in std::fs::read_dir(&db_dir).unwrap().flatten() {
+            let found =
+                souk_payments::connector::card::find_card_numbers(&std::fs::read(entry.path()).unwrap());
+            assert!(found.is_empty(), "{when}: card-like digits in {}", entry.path().display());
+        }
         // The envelope is there (the files are not simply empty).
         assert!(!file_bytes_contain(&db_dir, b"vault_cards").is_empty(), "{when}");
     };

@@ -149,6 +149,50 @@ pub fn luhn_valid(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// Finds what looks like a card number in raw bytes (a database file, a log): maximal runs
+/// of ASCII digits, possibly grouped by single spaces or dashes, whose digits form a number
+/// [`Pan::parse`] accepts (length for a known brand, Luhn). Returns the byte ranges. For
+/// the tests that prove no card number is stored outside the vault's ciphertext.
+#[must_use]
+pub fn find_card_numbers(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            continue;
+        }
+        // Extend over digits and single separators between digits.
+        let start = i;
+        let mut digits = zeroize::Zeroizing::new(String::new());
+        let mut end = i;
+        while let Some(&b) = bytes.get(end) {
+            if b.is_ascii_digit() {
+                digits.push(char::from(b));
+                end += 1;
+            } else if matches!(b, b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        // Any window of the run may be a card number (a run can hold more than one).
+        let n = digits.len();
+        'windows: for len in (Pan::MIN_LEN..=Pan::MAX_LEN.min(n)).rev() {
+            for from in 0..=n - len {
+                if let Some(window) = digits.get(from..from + len)
+                    && Pan::parse(window).is_ok()
+                {
+                    found.push(start..end);
+                    break 'windows;
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    found
+}
+
 /// A validated primary account number (card number): digits only, a length its brand
 /// issues, a correct Luhn check digit. Zeroized on drop; `Debug` shows only brand and last 4.
 pub struct Pan {
@@ -367,6 +411,15 @@ mod tests {
         assert!(Expiry::new(1, 26).is_err());
     }
 
+    #[test]
+    fn card_numbers_are_found_in_raw_bytes() {
+        let text = b"order 12345, card 4242 4242 4242 4242 exp 12/30; ref 5555-5555-5555-4444.";
+        assert_eq!(find_card_numbers(text).len(), 2);
+        assert!(find_card_numbers(b"id 4242424242424241 and 1234567890123").is_empty());
+        assert_eq!(find_card_numbers(b"x00378282246310005x").len(), 1, "inside a longer run");
+        assert!(find_card_numbers(b"vt_abcdefghijklmnopabcdefghijklmnop").is_empty());
+    }
+
     proptest! {
         /// Every digit string completed with its check digit passes Luhn, and changing any
         /// single digit breaks it (Luhn catches every single-digit error).
@@ -388,6 +441,14 @@ mod tests {
             prop_assert_eq!(pan.expose_digits(), n.as_str());
             prop_assert_eq!(pan.last4(), n[n.len() - 4..].to_owned());
             prop_assert_eq!(pan.brand(), Brand::Visa);
+        }
+
+        /// A valid card number between arbitrary letters is always found.
+        #[test]
+        fn embedded_card_numbers_are_found(body in "4[0-9]{14}", before in "[a-z ]{0,20}", after in "[a-z ]{0,20}") {
+            let n = with_check_digit(&body);
+            let text = format!("{before}{n}{after}");
+            prop_assert_eq!(find_card_numbers(text.as_bytes()).len(), 1);
         }
 
         /// Arbitrary input never panics the parser.
