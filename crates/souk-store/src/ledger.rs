@@ -256,3 +256,52 @@ pub async fn shop_escrow(
     .try_get("total")?;
     Ok(Money::new(sum, currency))
 }
+
+/// Where a shop's payouts go (sealed) and until when they are held after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutAccount {
+    pub shop: ShopId,
+    pub details_sealed: Vec<u8>,
+    pub iban_last4: String,
+    pub changed_at: Timestamp,
+    pub hold_until: Timestamp,
+}
+
+pub async fn payout_account(
+    conn: &mut AnyConnection,
+    shop: ShopId,
+) -> Result<Option<PayoutAccount>, StoreError> {
+    let row = sqlx::query(
+        "SELECT details_sealed, iban_last4, changed_at, hold_until FROM payout_accounts WHERE shop_id = $1",
+    )
+    .bind(shop.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(PayoutAccount {
+            shop,
+            details_sealed: r.try_get("details_sealed")?,
+            iban_last4: r.try_get("iban_last4")?,
+            changed_at: Timestamp::from_micros(r.try_get("changed_at")?),
+            hold_until: Timestamp::from_micros(r.try_get("hold_until")?),
+        })
+    })
+    .transpose()
+}
+
+/// Sets (or replaces) a shop's payout account.
+pub async fn set_payout_account(conn: &mut AnyConnection, a: &PayoutAccount) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO payout_accounts (shop_id, details_sealed, iban_last4, changed_at, hold_until) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id) DO UPDATE SET details_sealed = excluded.details_sealed, \
+         iban_last4 = excluded.iban_last4, changed_at = excluded.changed_at, hold_until = excluded.hold_until",
+    )
+    .bind(a.shop.to_string())
+    .bind(a.details_sealed.as_slice())
+    .bind(a.iban_last4.as_str())
+    .bind(a.changed_at.as_micros())
+    .bind(a.hold_until.as_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

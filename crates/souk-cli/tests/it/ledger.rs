@@ -155,6 +155,7 @@ async fn money_moves_through_escrow(db: Db) {
     let (buyer, bcsrf) = signed_in(&app, "payer@example.com").await;
     let order_a = buy(&app, &buyer, &bcsrf, &shop, &var, "ledger-a").await;
     let order_b = buy(&app, &buyer, &bcsrf, &shop, &var, "ledger-b").await;
+    let order_c = buy(&app, &buyer, &bcsrf, &shop, &var, "ledger-c").await;
     let total = order_row(&app, &order_a).await.total_minor;
     let fee = order_row(&app, &order_a).await.platform_fee_minor;
     assert!(fee > 0);
@@ -169,6 +170,13 @@ async fn money_moves_through_escrow(db: Db) {
     pay(&app, &order_b).await;
     // Reporting the payment again posts nothing twice.
     pay(&app, &order_b).await;
+    pay(&app, &order_c).await;
+    let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
+    assert_eq!(b.in_escrow.minor, 3 * total);
+    // A paid order the buyer cancels before shipping gives its escrow back.
+    orders::act(souk, &buyer_p, &client(), &order_c, &Request::Cancel { reason: "changed my mind".into() })
+        .await
+        .unwrap();
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!(b.in_escrow.minor, 2 * total);
 
@@ -235,12 +243,49 @@ async fn money_moves_through_escrow(db: Db) {
             .unwrap();
     }
     let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    assert_eq!(run.held, vec![(shop_id, "no bank account")]);
+    // Setting the bank account needs a fresh sign-in, and a valid IBAN.
+    let iban = "FR76 3000 6000 0112 3456 7890 189";
+    let r = payouts::set_bank_account(souk, &seller_p, &client(), shop_id, "Potter SARL", iban).await;
+    assert!(matches!(r, Err(CoreError::StepUpRequired)), "{r:?}");
+    let mut fresh = seller_p.clone();
+    if let Credential::Session { authenticated_at, .. } = &mut fresh.credential {
+        *authenticated_at = clock.now();
+    }
+    let r = payouts::set_bank_account(
+        souk,
+        &fresh,
+        &client(),
+        shop_id,
+        "Potter SARL",
+        "FR7630006000011234567890188",
+    )
+    .await;
+    assert!(matches!(r, Err(CoreError::Invalid { field: "iban", .. })), "{r:?}");
+    let view =
+        payouts::set_bank_account(souk, &fresh, &client(), shop_id, "Potter SARL", iban).await.unwrap();
+    assert_eq!(view.iban_last4, "0189");
+    assert_eq!(view.hold_until, clock.now(), "no hold for the first account");
+    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
     assert_eq!(run.paid.len(), 1, "{run:?}");
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (0, 0, total - fee));
     // Nothing left to pay: the next batch pays nobody.
     let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
     assert!(run.paid.is_empty() && run.held.is_empty(), "{run:?}");
+    // Changing the bank account holds the next payouts for a week, and tells the owner.
+    let view = payouts::set_bank_account(
+        souk,
+        &fresh,
+        &client(),
+        shop_id,
+        "Potter SARL",
+        "GB82 WEST 1234 5698 7654 32",
+    )
+    .await
+    .unwrap();
+    assert!(view.hold_until > clock.now());
+    app.mail_to("potter@example.com", "Your payout bank account changed").await;
 
     // A refund after release is clawed back from the shop's balance (and the fee).
     let r = escrow::refund(souk, &seller_p, &client(), &order_b, 1000, "late return").await.unwrap();

@@ -402,7 +402,7 @@ pub async fn expire_unpaid(souk: &Souk) -> Result<usize, CoreError> {
 }
 
 /// Cancels an order inside the caller's transaction: the state machine decides, the stock
-/// of its lines returns. False if the order was not in a state it could leave.
+/// of its lines returns, and whatever its escrow holds is refunded. False if the order was not in a state it could leave.
 pub(crate) async fn cancel_in(
     conn: &mut sqlx::AnyConnection,
     order: &OrderRow,
@@ -429,6 +429,8 @@ pub(crate) async fn cancel_in(
     for line in store::lines(conn, &order.id).await? {
         store::release(conn, line.variant, line.quantity).await?;
     }
+    // A paid order cancelled before shipping gives its escrow back to the buyer.
+    crate::payments::escrow::refund_all_in(conn, order, now).await?;
     Ok(true)
 }
 

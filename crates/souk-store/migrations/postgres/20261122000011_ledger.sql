@@ -8,7 +8,8 @@
 -- on SQLite; once a header exists, no posting may be added to it. A charge or release is
 -- keyed by its order, so it cannot post twice; every transaction about an order or shop
 -- carries the next number of its (reference, seq), so two concurrent movements of one
--- order cannot both post. Payout batches record each run of payouts through the bank.
+-- order cannot both post. Payout batches record each run of payouts through the bank;
+-- payout accounts say where a shop's payouts go.
 -- Paired with ../sqlite/ (same version, same tables); edit neither once released.
 
 CREATE TABLE ledger_transactions (
@@ -102,4 +103,15 @@ CREATE TABLE payout_batches (
     held        BIGINT NOT NULL,
     total_minor BIGINT NOT NULL,
     currency    TEXT NOT NULL
+);
+
+-- Where a shop's payouts go: the holder's name and IBAN, sealed together under the shop
+-- owner's key; only the IBAN's last four characters are kept in clear. A change starts a
+-- hold: no payout until hold_until.
+CREATE TABLE payout_accounts (
+    shop_id         TEXT PRIMARY KEY REFERENCES shops (id),
+    details_sealed  BYTEA NOT NULL,
+    iban_last4      TEXT NOT NULL,
+    changed_at      BIGINT NOT NULL,
+    hold_until      BIGINT NOT NULL
 );

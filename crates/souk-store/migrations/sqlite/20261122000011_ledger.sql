@@ -9,7 +9,8 @@
 -- fail the deferred foreign key at commit. A charge or release is keyed by its order, so it
 -- cannot post twice; every transaction about an order or shop carries the next number of
 -- its (reference, seq), so two concurrent movements of one order cannot both post.
--- Payout batches record each run of payouts through the bank.
+-- Payout batches record each run of payouts through the bank; payout accounts say where
+-- a shop's payouts go.
 -- Paired with ../postgres/ (same version, same tables); edit neither once released.
 
 CREATE TABLE ledger_transactions (
@@ -78,4 +79,15 @@ CREATE TABLE payout_batches (
     held        INTEGER NOT NULL,
     total_minor INTEGER NOT NULL,
     currency    TEXT NOT NULL
+);
+
+-- Where a shop's payouts go: the holder's name and IBAN, sealed together under the shop
+-- owner's key; only the IBAN's last four characters are kept in clear. A change starts a
+-- hold: no payout until hold_until.
+CREATE TABLE payout_accounts (
+    shop_id         TEXT PRIMARY KEY REFERENCES shops (id),
+    details_sealed  BLOB NOT NULL,
+    iban_last4      TEXT NOT NULL,
+    changed_at      INTEGER NOT NULL,
+    hold_until      INTEGER NOT NULL
 );
