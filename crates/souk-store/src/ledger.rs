@@ -305,3 +305,17 @@ pub async fn set_payout_account(conn: &mut AnyConnection, a: &PayoutAccount) -> 
     .await?;
     Ok(())
 }
+
+/// Serializes, until the end of the caller's transaction, the movements of one shop's
+/// balance that read it before writing (payouts, clawbacks, chargebacks after release):
+/// a transaction-scoped advisory lock on PostgreSQL; on SQLite the write transaction
+/// (`BEGIN IMMEDIATE`) already serializes every writer.
+pub async fn lock_shop(conn: &mut AnyConnection, shop: ShopId) -> Result<(), StoreError> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("souk-ledger-shop:{shop}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

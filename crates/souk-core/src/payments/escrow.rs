@@ -146,6 +146,8 @@ pub async fn refund(
     }
     let now = souk.clock.now();
     let mut tx = AuditedTx::begin_write(souk).await?;
+    // A clawback reads the shop's balance: payouts of the shop wait for it (and it for them).
+    store::lock_shop(tx.conn(), order.shop).await?;
     // Read again under the write lock: the status and funds are the ones the refund acts on.
     let order = orders::order(tx.conn(), order_id).await?.ok_or(CoreError::NotFound("order"))?;
     let funds = funds_of(tx.conn(), &order).await?;
@@ -204,6 +206,7 @@ pub async fn chargeback(souk: &Souk, order_id: &str, amount_minor: i64) -> Resul
     let now = souk.clock.now();
     let mut tx = AuditedTx::begin_write(souk).await?;
     let order = orders::order(tx.conn(), order_id).await?.ok_or(CoreError::NotFound("order"))?;
+    store::lock_shop(tx.conn(), order.shop).await?;
     let funds = funds_of(tx.conn(), &order).await?;
     let amount = Money::new(amount_minor, funds.total.currency);
     let posting = rules::chargeback(&funds, amount).map_err(refused)?;

@@ -204,6 +204,7 @@ pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Pa
             continue;
         }
         let mut tx = AuditedTx::begin_write(souk).await?;
+        store::lock_shop(tx.conn(), shop).await?;
         let funds = store::shop_funds(tx.conn(), shop, currency).await?;
         if funds.payable.minor <= 0 {
             continue;
