@@ -14,8 +14,9 @@ use souk_core::identity::{Client, Credential, Principal};
 use souk_core::market::orders::{self, Request};
 use souk_core::market::steps::PaymentState;
 use souk_core::payments::{self, escrow, payouts};
-use souk_domain::ids::AccountId;
+use souk_domain::ids::{AccountId, ShopId};
 use souk_domain::{Clock as _, FakeClock, SystemClock, Timestamp};
+use souk_payments::bank::Iban;
 use souk_testkit::{Db, TestApp, backend_tests};
 use sqlx::AnyConnection;
 
@@ -81,6 +82,15 @@ fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Pri
             method: "passkey".into(),
         },
         email_verified: true,
+    }
+}
+
+/// A bank that returns every payout.
+struct Refusing;
+
+impl payouts::Bank for Refusing {
+    fn send(&self, _: ShopId, _: &str, _: &Iban, _: souk_domain::Money) -> bool {
+        false
     }
 }
 
@@ -266,7 +276,23 @@ async fn money_moves_through_escrow(db: Db) {
         payouts::set_bank_account(souk, &fresh, &client(), shop_id, "Potter SARL", iban).await.unwrap();
     assert_eq!(view.iban_last4, "0189");
     assert_eq!(view.hold_until, clock.now(), "no hold for the first account");
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    // A bank that returns the payout: the money is payable again.
+    let run = payouts::run_batch(souk, &Refusing, payouts::RunBy::System).await.unwrap();
+    assert_eq!(run.returned.len(), 1, "{run:?}");
+    let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
+    assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (total - fee, 0, 0));
+    // Finance staff run the next batch (support staff may not release payouts).
+    let support =
+        principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Support]);
+    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&support, &client()))
+        .await
+        .unwrap();
+    assert_eq!(run.held, vec![(shop_id, "not permitted")]);
+    let finance =
+        principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Finance]);
+    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&finance, &client()))
+        .await
+        .unwrap();
     assert_eq!(run.paid.len(), 1, "{run:?}");
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (0, 0, total - fee));
