@@ -5,6 +5,7 @@
 mod audit_admin;
 pub mod config;
 mod keys_admin;
+mod ledger_admin;
 pub mod local_ca;
 mod logging;
 mod risk_admin;
@@ -61,6 +62,11 @@ enum Command {
     Risk {
         #[command(subcommand)]
         action: RiskAction,
+    },
+    /// The double-entry ledger: check its invariants, run a payout batch.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
     },
     /// Staff accounts: create one (prints its single-use sign-in link, also mailed).
     Admin {
@@ -147,6 +153,16 @@ enum AuditAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum LedgerAction {
+    /// Replay every ledger transaction and check each invariant (each transaction balances
+    /// per currency, no escrow below zero, no payout above the payable balance, no order
+    /// giving back more than it was paid); exit 1 naming every violation.
+    Check,
+    /// Pay every shop's payable balance through the simulated bank (shops on hold wait).
+    Payouts,
+}
+
+#[derive(Debug, Subcommand)]
 enum AdminAction {
     /// Create a staff account. It signs in once with the printed link and adds a passkey.
     Create {
@@ -199,6 +215,7 @@ pub fn run() -> ExitCode {
         | Command::Demo
         | Command::Keys { .. }
         | Command::Audit { .. }
+        | Command::Ledger { .. }
         | Command::Admin { .. }
         | Command::Config { action: ConfigAction::Check } => {}
     }
@@ -249,6 +266,7 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(&config).await,
             Command::Keys { action } => keys(&config, action, &operator).await,
             Command::Audit { action } => audit(&config, action).await,
+            Command::Ledger { action } => ledger(&config, action).await,
             Command::Admin { action } => admin(&config, action, &operator).await,
             Command::Config { .. } | Command::Openapi | Command::Risk { .. } => Ok(()),
         }
@@ -301,6 +319,16 @@ async fn audit(config: &Config, action: AuditAction) -> anyhow::Result<()> {
         AuditAction::Checkpoint => audit_admin::checkpoint_now(&souk).await,
         AuditAction::ExportCheckpoints => audit_admin::export(&souk).await,
         AuditAction::CheckCheckpoints { file } => audit_admin::check_exported(&souk, &file).await,
+    };
+    souk.store.close().await;
+    result
+}
+
+async fn ledger(config: &Config, action: LedgerAction) -> anyhow::Result<()> {
+    let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
+    let result = match action {
+        LedgerAction::Check => ledger_admin::check(&souk).await,
+        LedgerAction::Payouts => ledger_admin::payouts(&souk).await,
     };
     souk.store.close().await;
     result

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod keys;
 pub mod mail;
 pub mod market;
+pub mod payments;
 pub mod staff;
 
 use std::sync::Arc;

@@ -2,4 +2,6 @@
 //! are posted to, and the payment processor connector trait with its built-in simulator.
 //! Persistence lives in souk-store and orchestration (transactions, audit) in souk-core.
 
+pub mod bank;
 pub mod connector;
+pub mod ledger;

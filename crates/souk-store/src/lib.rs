@@ -15,6 +15,7 @@ mod error;
 pub mod idempotency;
 pub mod identity;
 pub mod keys;
+pub mod ledger;
 pub mod listings;
 pub mod messages;
 pub mod orders;

@@ -13,6 +13,7 @@ mod conversations;
 mod errors;
 mod headers;
 mod identity;
+mod ledger;
 mod listings;
 mod mfa;
 mod openapi;

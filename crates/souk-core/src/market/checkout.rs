@@ -402,7 +402,7 @@ pub async fn expire_unpaid(souk: &Souk) -> Result<usize, CoreError> {
 }
 
 /// Cancels an order inside the caller's transaction: the state machine decides, the stock
-/// of its lines returns. False if the order was not in a state it could leave.
+/// of its lines returns, and whatever its escrow holds is refunded. False if the order was not in a state it could leave.
 pub(crate) async fn cancel_in(
     conn: &mut sqlx::AnyConnection,
     order: &OrderRow,
@@ -429,11 +429,14 @@ pub(crate) async fn cancel_in(
     for line in store::lines(conn, &order.id).await? {
         store::release(conn, line.variant, line.quantity).await?;
     }
+    // A paid order cancelled before shipping gives its escrow back to the buyer.
+    crate::payments::escrow::refund_all_in(conn, order, now).await?;
     Ok(true)
 }
 
 /// Records the outcome of a checkout's payment, as the payment connector reports it: paid
-/// moves every order to `paid` (the shops may ship); failed cancels them and releases the
+/// moves every order to `paid` (the shops may ship) and posts each order's total to its
+/// escrow in the ledger, in the same transaction; failed cancels them and releases the
 /// stock. Reporting the same outcome again changes nothing.
 pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentState) -> Result<(), CoreError> {
     if outcome == PaymentState::AwaitingPayment {
@@ -461,8 +464,13 @@ pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentStat
             PaymentState::Paid => {
                 let from = OrderStatus::parse(&order.status)
                     .ok_or_else(|| CoreError::Internal("order status".into()))?;
-                // An order the buyer cancelled meanwhile stays cancelled (the payments work refunds it).
-                let Ok(to) = from.apply(Transition::Pay, OrderActor::System) else { continue };
+                // The money came in: it goes to the order's escrow in this transaction. An
+                // order the buyer cancelled meanwhile stays cancelled and is refunded in full.
+                crate::payments::escrow::charge_in(tx.conn(), order, now).await?;
+                let Ok(to) = from.apply(Transition::Pay, OrderActor::System) else {
+                    crate::payments::escrow::refund_all_in(tx.conn(), order, now).await?;
+                    continue;
+                };
                 let event = OrderEvent {
                     from: from.as_str().to_owned(),
                     to: to.as_str().to_owned(),

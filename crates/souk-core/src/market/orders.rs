@@ -296,7 +296,8 @@ pub async fn act(
 
 /// Moves orders on by time (housekeeping): a shipped order the buyer never confirmed counts
 /// as delivered after `auto_confirm_after`; a delivered order completes once the dispute
-/// window has passed. Returns (auto-confirmed, completed).
+/// window has passed, and its escrow is released to the shop (less the platform's fee) in
+/// the same transaction. Returns (auto-confirmed, completed).
 pub async fn advance_due(souk: &Souk) -> Result<(usize, usize), CoreError> {
     let now = souk.clock.now();
     let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
@@ -324,6 +325,17 @@ pub async fn advance_due(souk: &Souk) -> Result<(usize, usize), CoreError> {
             if !store::transition(tx.conn(), &order.id, &event).await? {
                 continue;
             }
+            // Completion releases the escrow to the shop, less the platform's fee.
+            let released = if transition == Transition::Complete {
+                crate::payments::escrow::release_in(tx.conn(), &order, now).await?
+            } else {
+                None
+            };
+            let (released_minor, fee_minor) = released.unzip();
+            let detail = serde_json::json!({
+                "transition": transition.as_str(), "from": status.as_str(), "to": to.as_str(), "as": "system",
+                "released_minor": released_minor, "fee_minor": fee_minor,
+            });
             tx.record(&[Event {
                 actor: crate::audit::Actor::system(),
                 action: "order.transition",
@@ -331,7 +343,7 @@ pub async fn advance_due(souk: &Souk) -> Result<(usize, usize), CoreError> {
                 target_id: order.id.clone(),
                 outcome: Outcome::Success,
                 request_id: String::new(),
-                detail: serde_json::json!({ "transition": transition.as_str(), "from": status.as_str(), "to": to.as_str(), "as": "system" }),
+                detail,
             }])
             .await?;
             tx.commit().await?;
