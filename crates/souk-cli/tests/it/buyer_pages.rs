@@ -149,9 +149,11 @@ backend_tests! {
         assert_eq!(key.len(), 36, "a UUID: {key}");
         assert!(html.contains(&format!("name=\"ship_{shop_a}\"")) && html.contains(&format!("name=\"ship_{shop_b}\"")));
         assert!(!html.to_lowercase().contains("platform fee") && !html.to_lowercase().contains("commission"));
+        assert!(html.contains("€96.80"), "items and standard shipping for both shops: {html}");
+        assert_eq!(field(&html, "items_minor"), "8700");
         let ship_a = format!("ship_{shop_a}");
         let ship_b = format!("ship_{shop_b}");
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("idempotency_key", &key), (&ship_a, "standard"), (&ship_b, "express")];
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("idempotency_key", &key), ("items_minor", "8700"), (&ship_a, "standard"), (&ship_b, "express")];
         form.extend(ADDRESS);
         // Mass assignment: a total, a price, a fee and a buyer are ignored.
         form.extend([("total_minor", "1"), ("price_minor", "1"), ("platform_fee_minor", "0"), ("buyer_id", "x")]);
@@ -319,15 +321,38 @@ async fn reviewed(db: Db) {
         return;
     };
     let app = &app;
-    let (shop_c, shop_csrf, shop, _listing, var) =
+    let (shop_c, shop_csrf, shop, listing_id, var) =
         shop_with(app, "atlas@example.com", "atlas", "Stoneware mug", 2400, 3).await;
     let (buyer, csrf) = signed_in(app, "buyer@example.com").await;
     post_form(app, &buyer, "/cart/lines", &[("csrf", &csrf), ("variant", &var), ("quantity", "1")]).await;
     let (_, html) = page(app, &buyer, "/checkout").await;
     let key = field(&html, "idempotency_key");
+    assert_eq!(field(&html, "items_minor"), "2400");
+    assert!(html.contains("€28.90"), "items and standard shipping: {html}");
     let ship = format!("ship_{shop}");
-    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf), ("idempotency_key", &key), (&ship, "standard")];
+    let mut form: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("idempotency_key", &key), ("items_minor", "2400"), (&ship, "standard")];
     form.extend(ADDRESS);
+    // The price moves while the buyer reads the page: the checkout stops and shows why.
+    let edit = |price: i64| {
+        shop_c
+            .put(app.url(&format!("/api/v1/seller/listings/{listing_id}")))
+            .header("x-csrf-token", &shop_csrf)
+            .json(&listing("Stoneware mug", "active", json!([variant("atlas-1", price, 3)])))
+            .send()
+    };
+    assert_eq!(edit(2600).await.unwrap().status(), 200);
+    let res = post_form(app, &buyer, "/checkout", &form).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The total is now €30.90"), "{html}");
+    assert_eq!(field(&html, "items_minor"), "2600");
+    assert_eq!(
+        buyer.get(app.url("/api/v1/orders")).send().await.unwrap().json::<Value>().await.unwrap()["items"],
+        json!([])
+    );
+    assert_eq!(edit(2400).await.unwrap().status(), 200);
+    // The key was given back: the same form goes through now.
     let res = post_form(app, &buyer, "/checkout", &form).await;
     assert_eq!(res.status(), 303);
     let checkout_id = location(&res).trim_start_matches("/checkout/").to_owned();

@@ -314,21 +314,30 @@ async fn checkout_page(
     let v = cart::view(souk, &s.principal).await?;
     let currency = souk.market.currency;
     let key = souk_domain::ids::new_uuid_v7(souk.clock.now(), souk.entropy.as_ref()).to_string();
-    let shops = cart_shops(&v)
-        .into_iter()
-        .map(|shop| {
+    let mut total = v.items_total.minor;
+    let shops = v
+        .groups
+        .iter()
+        .zip(cart_shops(&v))
+        .map(|(g, shop)| {
             let picked = chosen.get(&shop.shop_id).map_or("standard", String::as_str);
-            CheckoutShop {
-                options: SHIPPING_OPTIONS
-                    .iter()
-                    .map(|o| ShipChoice {
-                        code: o.code,
-                        label: format!("{} · {} · {}", o.label, Money::new(o.price_minor, currency), o.days),
-                        selected: o.code == picked,
-                    })
-                    .collect(),
-                shop,
-            }
+            let options: Vec<ShipChoice> = SHIPPING_OPTIONS
+                .iter()
+                .map(|o| ShipChoice {
+                    code: o.code,
+                    label: format!(
+                        "{} · {} · {} (order total {})",
+                        o.label,
+                        Money::new(o.price_minor, currency),
+                        o.days,
+                        Money::new(g.items_total.minor.saturating_add(o.price_minor), currency)
+                    ),
+                    selected: o.code == picked,
+                })
+                .collect();
+            let shipping = SHIPPING_OPTIONS.iter().find(|o| o.code == picked).map_or(0, |o| o.price_minor);
+            total = total.saturating_add(shipping);
+            CheckoutShop { shop, options }
         })
         .collect();
     Ok(CheckoutPage {
@@ -340,6 +349,8 @@ async fn checkout_page(
         shops,
         address,
         items_total: v.items_total.to_string(),
+        items_minor: v.items_total.minor,
+        total: Money::new(total, currency).to_string(),
         shipping_note: shipping_note(currency),
         ready: v.ready && !v.groups.is_empty(),
     })
@@ -376,6 +387,9 @@ pub(crate) struct CheckoutForm {
     city: String,
     #[serde(default)]
     country: String,
+    /// The items' total the page showed, in minor units.
+    #[serde(default)]
+    items_minor: String,
     #[serde(flatten)]
     rest: BTreeMap<String, String>,
 }
@@ -431,8 +445,17 @@ pub(crate) async fn place(
         )
         .await;
     }
+    // The total the buyer saw: the items' total the page showed plus the shipping chosen.
+    // If prices moved since, the checkout stops and the page shows the new totals.
+    let shown_items = f.items_minor.trim().parse::<i64>().ok();
+    let expected_total_minor = shown_items.and_then(|items| {
+        chosen.values().try_fold(items, |sum, code| {
+            SHIPPING_OPTIONS.iter().find(|o| o.code == code).map(|o| sum.saturating_add(o.price_minor))
+        })
+    });
     // What the key stands for: the buyer's choices, never the form's other fields.
     let fingerprint = serde_json::to_vec(&serde_json::json!({
+        "items_minor": shown_items,
         "address": [&address.name, &address.line1, &address.line2, &address.postal_code, &address.city, &address.country],
         "shipping": &chosen,
     }))
@@ -472,7 +495,7 @@ pub(crate) async fn place(
             country: address.country.clone(),
         },
         shipping,
-        expected_total_minor: None,
+        expected_total_minor,
     };
     let respond = |p: &Placed| (303, p.checkout.id.clone().into_bytes());
     let idem = Idempotency { scope: &scope, key: &key, respond: &respond };
@@ -616,6 +639,7 @@ async fn order_page(
         shop_name: o.shop_name.clone(),
         status: o.status.clone(),
         status_label: status_label(&o.status).to_owned(),
+        viewer: d.viewer.as_str(),
         lines: d
             .lines
             .iter()

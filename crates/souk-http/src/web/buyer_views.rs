@@ -91,6 +91,10 @@ pub(crate) struct CheckoutPage {
     pub shops: Vec<CheckoutShop>,
     pub address: AddressFields,
     pub items_total: String,
+    /// The items' total in minor units (sent back, so a price change stops the checkout).
+    pub items_minor: i64,
+    /// Items plus the shipping chosen (standard unless another was picked).
+    pub total: String,
     /// Shipping per option, for the explanation beside the choices.
     pub shipping_note: String,
     pub ready: bool,
@@ -147,6 +151,8 @@ pub(crate) struct OrderPage {
     pub shop_name: String,
     pub status: String,
     pub status_label: String,
+    /// The viewer's part: buyer, seller or staff (the message form is the buyer's).
+    pub viewer: &'static str,
     pub lines: Vec<OrderLineView>,
     pub items: String,
     pub shipping: String,
