@@ -424,6 +424,11 @@ async fn reviewed(db: Db) {
         .unwrap();
     assert_eq!(res.status(), 204);
 
+    // The order shows the review and the reply instead of the form.
+    let (_, html) = page(app, &buyer, &order_page).await;
+    assert!(!html.contains("Review this order") && html.contains("Your review"), "{html}");
+    assert!(html.contains("★★★★<") || html.contains("★★★★</span>"), "four stars: {html}");
+    assert!(html.contains("Lovely mug, well packed.") && html.contains("Thank you, come again!"));
     // The shop's page: return policy, reputation, the review and the reply.
     let (status, html) = page(app, &app.browser_client(), "/shops/atlas").await;
     assert_eq!(status, 200);

@@ -628,6 +628,11 @@ async fn order_page(
     let d = orders::view(state.souk(), &s.principal, client, id).await?;
     let o = &d.order;
     let buyer = d.viewer == Actor::Buyer;
+    let review = if buyer && o.status == "completed" {
+        reviews::of_order(state.souk(), &s.principal, &o.id).await?
+    } else {
+        None
+    };
     let c = o.currency.as_str();
     Ok(OrderPage {
         layout: Layout::new(format!("Order {}", o.number)),
@@ -687,7 +692,11 @@ async fn order_page(
             .collect(),
         can_cancel: buyer && d.actions.contains(&Transition::Cancel),
         can_confirm: buyer && d.actions.contains(&Transition::ConfirmDelivery),
-        can_review: buyer && o.status == "completed",
+        can_review: buyer && o.status == "completed" && review.is_none(),
+        review: review.map(|r| {
+            let stars = "★".repeat(usize::try_from(r.rating.clamp(0, 5)).unwrap_or(0));
+            (stars, if r.removed { String::new() } else { r.body }, r.reply)
+        }),
     })
 }
 

@@ -164,6 +164,8 @@ pub(crate) struct OrderPage {
     pub can_cancel: bool,
     pub can_confirm: bool,
     pub can_review: bool,
+    /// The buyer's review of this order, once written: (stars, text, the shop's reply).
+    pub review: Option<(String, String, Option<String>)>,
 }
 
 /// A conversation as a row of the inbox.
