@@ -46,27 +46,45 @@ async fn path(browser: &mut Browser, page: &Page) -> String {
     browser.eval(page, "location.pathname").await.unwrap().as_str().unwrap_or_default().to_owned()
 }
 
-/// A shop with one active listing; returns the listing id.
-async fn shop_listing(app: &TestApp, email: &str, slug: &str, title: &str, price: i64) -> String {
+/// A shop with one active listing with `photos` photos; returns the listing id.
+async fn shop_listing(app: &TestApp, email: &str, slug: &str, title: &str, price: i64, photos: u8) -> String {
     let (c, csrf) = seller(app, email).await;
     let shop = open_shop(app, &c, &csrf, slug).await;
-    let res = create(
-        app,
-        &c,
-        &csrf,
-        &shop,
-        &listing(title, "active", json!([variant(&format!("{slug}-1"), price, 4)])),
-    )
-    .await;
+    let body = listing(title, "active", json!([variant(&format!("{slug}-1"), price, 4)]));
+    let res = create(app, &c, &csrf, &shop, &body).await;
     assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for n in 0..photos {
+        let mut png = Vec::new();
+        image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([u8::try_from(x * 3).unwrap(), u8::try_from(y * 5).unwrap(), n * 90])
+        })
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+        let res = c
+            .post(app.url(&format!("/api/v1/seller/listings/{id}/images?alt=Photo%20{n}")))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "image/png")
+            .body(png)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    id
 }
+
+/// Waits for every image of the page and returns the addresses of those that did not load.
+const BROKEN_IMAGES: &str = "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager'); \
+    Promise.all([...document.images].map(i => i.complete ? null : \
+    new Promise(r => { i.onload = r; i.onerror = r; }))).then(() => \
+    [...document.images].filter(i => i.naturalWidth === 0).map(i => i.src))";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buyer_fills_a_cart_from_two_shops_and_checks_out_once_in_chromium() {
     let app = TestApp::spawn(Db::Sqlite).await;
-    let vase = shop_listing(&app, "atlas@example.com", "atlas", "Speckled vase", 2400).await;
-    let apron = shop_listing(&app, "nordlys@example.com", "nordlys", "Linen apron", 3900).await;
+    let vase = shop_listing(&app, "atlas@example.com", "atlas", "Speckled vase", 2400, 2).await;
+    let apron = shop_listing(&app, "nordlys@example.com", "nordlys", "Linen apron", 3900, 0).await;
     member(&app, "buyer@example.com").await;
 
     let spki = app.server_spki_sha256().await;
@@ -86,6 +104,15 @@ async fn a_buyer_fills_a_cart_from_two_shops_and_checks_out_once_in_chromium() {
     // Two items from two shops, through the listing pages' forms.
     for (id, qty) in [(&vase, "2"), (&apron, "1")] {
         browser.goto(&page, &app.url(&format!("/listings/{id}"))).await.unwrap();
+        if id == &vase {
+            // Its photos: the first at full size, both as thumbnails; every image loads.
+            let thumbs =
+                browser.eval(&page, "document.querySelectorAll('.thumbs img').length").await.unwrap();
+            assert_eq!(thumbs, Value::from(2));
+            let main = browser.eval(&page, "document.querySelector('.listing-image').src").await.unwrap();
+            assert!(main.as_str().unwrap().ends_with("/full"), "{main}");
+            assert_eq!(browser.eval(&page, BROKEN_IMAGES).await.unwrap(), Value::Array(vec![]));
+        }
         fill(&mut browser, &page, "form.add-to-cart input[name=quantity]", qty).await;
         submit_and_wait(&mut browser, &page, "form.add-to-cart").await;
         assert_eq!(path(&mut browser, &page).await, "/cart");

@@ -81,7 +81,10 @@ pub(crate) async fn listing(
     };
     render(&ListingPage {
         layout: Layout::new(listing.title.clone()),
-        image: crate::api::dto::cover_url(&listing),
+        // The first photo at full size; the drawn placeholder for listings without one.
+        image: images
+            .first()
+            .map_or_else(|| crate::api::dto::cover_url(&listing), |i| format!("/media/images/{}/full", i.id)),
         price: listing.price.to_string(),
         shop_url: format!("/shops/{}", listing.shop_slug),
         category_url: format!("/c/{}", listing.category.slug()),
