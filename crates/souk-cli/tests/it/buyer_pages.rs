@@ -352,11 +352,16 @@ async fn reviewed(db: Db) {
         json!([])
     );
     assert_eq!(edit(2400).await.unwrap().status(), 200);
-    // The key was given back: the same form goes through now.
-    let res = post_form(app, &buyer, "/checkout", &form).await;
-    assert_eq!(res.status(), 303);
+    // The key was given back: the same form goes through now, and a double click (two
+    // submits at once) places one checkout: both land on it.
+    let (first, second) =
+        tokio::join!(post_form(app, &buyer, "/checkout", &form), post_form(app, &buyer, "/checkout", &form));
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (303, 303));
+    assert_eq!(location(&first), location(&second));
+    let res = first;
     let checkout_id = location(&res).trim_start_matches("/checkout/").to_owned();
     let orders: Value = buyer.get(app.url("/api/v1/orders")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "one order: {orders}");
     let order = orders["items"][0]["id"].as_str().unwrap().to_owned();
     let order_page = format!("/orders/{order}");
     let (_, html) = page(app, &buyer, &order_page).await;

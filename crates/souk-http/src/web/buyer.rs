@@ -477,8 +477,9 @@ pub(crate) async fn place(
                 )
                 .await;
             }
-            // A double click: the first submit is still placing the order; wait for its answer.
-            Begun::InProgress if waited < 20 => {
+            // A double click: the first submit is still placing the order; wait (up to 10 s)
+            // for its answer.
+            Begun::InProgress if waited < 40 => {
                 waited += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
