@@ -204,6 +204,7 @@ pub(crate) async fn cart(
 
 #[derive(Deserialize)]
 pub(crate) struct AddLineForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     variant: String,
@@ -213,6 +214,7 @@ pub(crate) struct AddLineForm {
 
 #[derive(Deserialize)]
 pub(crate) struct QuantityForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     quantity: String,
@@ -220,6 +222,7 @@ pub(crate) struct QuantityForm {
 
 #[derive(Deserialize)]
 pub(crate) struct CsrfOnly {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -372,6 +375,7 @@ pub(crate) async fn checkout_form(
 /// a field of the form (a price, a total, a shop) is ignored.
 #[derive(Deserialize)]
 pub(crate) struct CheckoutForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     idempotency_key: String,
@@ -725,6 +729,7 @@ pub(crate) async fn order(
 
 #[derive(Deserialize)]
 pub(crate) struct CancelForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     reason: String,
@@ -732,6 +737,7 @@ pub(crate) struct CancelForm {
 
 #[derive(Deserialize)]
 pub(crate) struct ReviewForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     rating: String,

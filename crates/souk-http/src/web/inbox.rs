@@ -133,6 +133,7 @@ pub(crate) async fn conversation(
 
 #[derive(Deserialize)]
 pub(crate) struct NewConversationForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     listing: String,
@@ -144,6 +145,7 @@ pub(crate) struct NewConversationForm {
 
 #[derive(Deserialize)]
 pub(crate) struct ReplyForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     body: String,
@@ -151,6 +153,7 @@ pub(crate) struct ReplyForm {
 
 #[derive(Deserialize)]
 pub(crate) struct ReportForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     reason: String,
