@@ -107,3 +107,13 @@ pub async fn image(
         .await?
         .ok_or(CoreError::NotFound("image"))
 }
+
+/// A shop's return policy, as shown on its storefront page (suspended shops are not shown).
+pub async fn return_policy(souk: &Souk, shop: souk_domain::ids::ShopId) -> Result<String, CoreError> {
+    let mut conn = souk.store.conn().await?;
+    souk_store::shops::by_id(&mut conn, shop)
+        .await?
+        .filter(|s| s.status != "suspended")
+        .map(|s| s.return_policy)
+        .ok_or(CoreError::NotFound("shop"))
+}

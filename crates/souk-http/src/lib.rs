@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router())
         .merge(metrics::router())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(web::nav::mark))
         .layer(axum::extract::DefaultBodyLimit::max(state.config().body_limit_bytes));
     middleware::apply(routes, &state).with_state(state)
 }

@@ -72,6 +72,15 @@ pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<ReviewRo
     row.as_ref().map(review_of).transpose()
 }
 
+/// The review of an order, if it has one (removed or not).
+pub async fn by_order(conn: &mut AnyConnection, order: &str) -> Result<Option<ReviewRow>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM reviews r JOIN accounts a ON a.id = r.buyer_id WHERE r.order_id = $1");
+    // SAFETY of the SQL: built only from constants of this module.
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(order).fetch_optional(conn).await?;
+    row.as_ref().map(review_of).transpose()
+}
+
 /// The shop's reviews that stand, newest first, after `(created_at, id)`.
 pub async fn of_shop(
     conn: &mut AnyConnection,

@@ -6,6 +6,8 @@
 mod actors;
 mod api_keys;
 mod browser;
+mod buyer_browser;
+mod buyer_pages;
 mod catalog;
 mod checkout;
 mod cli;

@@ -183,3 +183,17 @@ pub async fn of_shop(
     let reviews = store::of_shop(&mut conn, shop.id, after, limit.clamp(1, 100)).await?;
     Ok((shop.id, rep, reviews))
 }
+
+/// The buyer's review of one of their orders, if they wrote one (anyone else: `NotFound`).
+pub async fn of_order(
+    souk: &Souk,
+    principal: &Principal,
+    order_id: &str,
+) -> Result<Option<ReviewRow>, CoreError> {
+    let mut conn = souk.store.conn().await?;
+    let order = souk_store::orders::order(&mut conn, order_id).await?.ok_or(CoreError::NotFound("order"))?;
+    if order.buyer != principal.account {
+        return Err(CoreError::NotFound("order"));
+    }
+    Ok(store::by_order(&mut conn, order_id).await?)
+}

@@ -33,13 +33,14 @@ pub(crate) use csrf_field;
 /// Where to come back to after signing in, for a form posted to `path`: the page that holds
 /// the form (a POST target itself cannot be revisited with GET).
 fn section_of(path: &str) -> &'static str {
-    const SECTIONS: [&str; 8] = [
+    const SECTIONS: [&str; 9] = [
         "/account/sessions",
         "/account/api-keys",
         "/account",
         "/cart",
         "/checkout",
         "/orders",
+        "/messages",
         "/seller",
         "/staff",
     ];

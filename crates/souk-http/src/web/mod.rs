@@ -4,7 +4,11 @@
 mod account;
 mod account_views;
 mod art;
+mod buyer;
+mod buyer_views;
 mod forms;
+mod inbox;
+pub(crate) mod nav;
 mod pages;
 pub(crate) mod views;
 
@@ -54,6 +58,23 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/email", post(account::change_email))
         .route("/confirm-email", get(account::confirm_email_page).post(account::confirm_email))
         .route("/dev/mail", get(account::dev_mail))
+        // The buyer's pages (web/buyer.rs, web/inbox.rs).
+        .route("/search", get(buyer::search))
+        .route("/cart", get(buyer::cart))
+        .route("/cart/lines", post(buyer::add_line))
+        .route("/cart/lines/{variant}", post(buyer::set_line))
+        .route("/cart/lines/{variant}/remove", post(buyer::remove_line))
+        .route("/checkout", get(buyer::checkout_form).post(buyer::place))
+        .route("/checkout/{id}", get(buyer::placed))
+        .route("/orders", get(buyer::my_orders))
+        .route("/orders/{id}", get(buyer::order))
+        .route("/orders/{id}/cancel", post(buyer::cancel))
+        .route("/orders/{id}/confirm-delivery", post(buyer::confirm_delivery))
+        .route("/orders/{id}/review", post(buyer::review))
+        .route("/messages", get(inbox::inbox))
+        .route("/messages/new", post(inbox::start))
+        .route("/messages/{id}", get(inbox::conversation).post(inbox::reply))
+        .route("/messages/{id}/report/{message}", post(inbox::report))
 }
 
 /// Renders a template, turning a template failure into a logged 500.

@@ -6,12 +6,20 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use souk_core::CoreError;
 use souk_core::catalog::{self, Browse};
+use souk_core::market::reviews;
 use souk_domain::catalog::Category;
 use souk_domain::ids::ListingId;
 
+use super::buyer_views::VariantOption;
 use super::render;
-use super::views::{BrowsePage, Card, Layout, ListingPage, ShopPage, ShopsPage};
+use super::views::{BrowsePage, Card, Layout, ListingPage, ReputationView, ReviewView, ShopPage, ShopsPage};
+use crate::middleware::auth::MaybeSession;
 use crate::{AppState, Problem};
+
+/// A date as shown on pages: `2026-12-03`.
+pub(crate) fn day(t: souk_domain::Timestamp) -> String {
+    t.to_rfc3339().chars().take(10).collect()
+}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Paging {
@@ -59,13 +67,24 @@ async fn browse(
 
 pub(crate) async fn listing(
     State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
     Path(id): Path<String>,
 ) -> Result<Html<String>, Problem> {
     let id: ListingId = id.parse().map_err(|_| CoreError::NotFound("listing"))?;
-    let listing = catalog::listing(state.souk(), id).await?;
+    let catalog::ListingPage { listing, variants, images } = catalog::listing_page(state.souk(), id).await?;
+    let money = |minor: i64, code: &str| {
+        souk_domain::Money::new(
+            minor,
+            souk_domain::Currency::from_code(code).unwrap_or(listing.price.currency),
+        )
+        .to_string()
+    };
     render(&ListingPage {
         layout: Layout::new(listing.title.clone()),
-        image: crate::api::dto::cover_url(&listing),
+        // The first photo at full size; the drawn placeholder for listings without one.
+        image: images
+            .first()
+            .map_or_else(|| crate::api::dto::cover_url(&listing), |i| format!("/media/images/{}/full", i.id)),
         price: listing.price.to_string(),
         shop_url: format!("/shops/{}", listing.shop_slug),
         category_url: format!("/c/{}", listing.category.slug()),
@@ -76,6 +95,27 @@ pub(crate) async fn listing(
             .filter(|p| !p.trim().is_empty())
             .map(str::to_owned)
             .collect(),
+        photos: images
+            .iter()
+            .map(|i| {
+                (
+                    format!("/media/images/{}/thumb", i.id),
+                    format!("/media/images/{}/full", i.id),
+                    i.alt_text.clone(),
+                )
+            })
+            .collect(),
+        variants: variants
+            .iter()
+            .filter(|v| !v.archived)
+            .map(|v| VariantOption {
+                id: v.id.to_string(),
+                name: v.name.clone(),
+                price: money(v.price_minor, &v.currency),
+                stock: v.stock,
+            })
+            .collect(),
+        csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
         listing,
     })
 }
@@ -94,8 +134,36 @@ pub(crate) async fn shop(
     let (shop, page) = catalog::shop(state.souk(), &slug, size, after).await?;
     let since =
         shop.created_at.to_datetime().map(|d| format!("{} {}", d.month(), d.year())).unwrap_or_default();
+    let return_policy = catalog::return_policy(state.souk(), shop.id).await?;
+    let (_, rep, reviews) = reviews::of_shop(state.souk(), shop.slug.as_str(), None, 10).await?;
     render(&ShopPage {
         layout: Layout::new(shop.name.clone()),
+        return_policy,
+        reputation: ReputationView {
+            count: rep.count,
+            average: if rep.count > 0 {
+                {
+                    let tenths = (rep.average_centi + 5) / 10;
+                    format!("{}.{}", tenths / 10, tenths % 10)
+                }
+            } else {
+                String::new()
+            },
+            by_rating: (1..=5).rev().map(|n| (n, rep.by_rating.get(n - 1).copied().unwrap_or(0))).collect(),
+            completed_orders: rep.completed_orders,
+        },
+        reviews: reviews
+            .into_iter()
+            .filter(|r| !r.removed)
+            .map(|r| ReviewView {
+                stars: "★".repeat(usize::try_from(r.rating.clamp(0, 5)).unwrap_or(0)),
+                rating: r.rating,
+                by: r.buyer_handle,
+                at: day(r.created_at),
+                body: r.body,
+                reply: r.reply,
+            })
+            .collect(),
         next_url: page.next.map(|c| format!("/shops/{}?cursor={}", shop.slug, c.encode())),
         cards: page.items.iter().map(Card::from).collect(),
         since,

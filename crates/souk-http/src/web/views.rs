@@ -14,6 +14,8 @@ pub(crate) struct Layout {
     pub logo: String,
     pub favicon: String,
     pub categories: Vec<(&'static str, &'static str)>,
+    /// Shows the buyer's links (cart, orders, messages).
+    pub signed_in: bool,
 }
 
 impl Layout {
@@ -24,6 +26,7 @@ impl Layout {
             logo: assets::url("logo.svg"),
             favicon: assets::url("favicon.svg"),
             categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
+            signed_in: super::nav::signed_in(),
         }
     }
 }
@@ -76,6 +79,11 @@ pub(crate) struct ListingPage {
     pub category_url: String,
     pub category_label: &'static str,
     pub paragraphs: Vec<String>,
+    /// Every photo: (thumbnail, full size, alternative text).
+    pub photos: Vec<(String, String, String)>,
+    pub variants: Vec<super::buyer_views::VariantOption>,
+    /// The session's CSRF token for the cart and message forms (empty when signed out).
+    pub csrf: String,
 }
 
 #[derive(Template)]
@@ -86,6 +94,29 @@ pub(crate) struct ShopPage {
     pub since: String,
     pub cards: Vec<Card>,
     pub next_url: Option<String>,
+    pub return_policy: String,
+    pub reputation: ReputationView,
+    pub reviews: Vec<ReviewView>,
+}
+
+/// A shop's reputation as its page shows it.
+pub(crate) struct ReputationView {
+    pub count: i64,
+    /// The average rating, e.g. "4.6", empty without reviews.
+    pub average: String,
+    /// (stars, how many) from 5 down to 1.
+    pub by_rating: Vec<(usize, i64)>,
+    pub completed_orders: i64,
+}
+
+/// A review that stands, with the shop's reply.
+pub(crate) struct ReviewView {
+    pub stars: String,
+    pub rating: i64,
+    pub by: String,
+    pub at: String,
+    pub body: String,
+    pub reply: Option<String>,
 }
 
 #[derive(Template)]
