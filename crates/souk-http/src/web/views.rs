@@ -14,6 +14,8 @@ pub(crate) struct Layout {
     pub logo: String,
     pub favicon: String,
     pub categories: Vec<(&'static str, &'static str)>,
+    /// Shows the staff console's link (pages that know their viewer is staff).
+    pub staff: bool,
 }
 
 impl Layout {
@@ -24,7 +26,14 @@ impl Layout {
             logo: assets::url("logo.svg"),
             favicon: assets::url("favicon.svg"),
             categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
+            staff: false,
         }
+    }
+
+    /// The layout of a staff console page (with the console's link).
+    pub(crate) fn staff(mut self) -> Self {
+        self.staff = true;
+        self
     }
 }
 
