@@ -38,10 +38,10 @@ async fn openapi_document_is_3_1_and_complete() {
     let mut seen = std::collections::HashMap::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
-            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
-                if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
-                    panic!("operationId {id} is used by {first} and by {method} {path}");
-                }
+            if let Some(id) = op.get("operationId").and_then(Value::as_str)
+                && let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}"))
+            {
+                panic!("operationId {id} is used by {first} and by {method} {path}");
             }
         }
     }
