@@ -19,6 +19,7 @@ mod openapi;
 mod passkeys;
 mod probes;
 mod rate_limit;
+mod seller_browser;
 mod seller_pages;
 mod shops;
 mod shutdown;
