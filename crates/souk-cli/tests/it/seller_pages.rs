@@ -404,3 +404,213 @@ backend_tests! {
         assert!(reports.contains("No open reports"), "{reports}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_cancellations_reports_removals_and_suspension_as_pages_sqlite() {
+    after_sale(souk_testkit::Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_cancellations_reports_removals_and_suspension_as_pages_postgres() {
+    after_sale(souk_testkit::Db::Postgres).await;
+}
+
+async fn after_sale(db: souk_testkit::Db) {
+    // A dispute window of zero days: delivered orders complete at the next housekeeping run.
+    let Some(app) = TestApp::builder(db).set("market.dispute_window_days", "0").try_spawn().await else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+        return;
+    };
+    let app = &app;
+    let (owner, owner_api_csrf) = seller(app, "atlas@example.com").await;
+    let shop = crate::actors::open_shop(app, &owner, &owner_api_csrf, "atlas").await;
+    let l: Value = crate::listings::create(
+        app,
+        &owner,
+        &owner_api_csrf,
+        &shop,
+        &crate::listings::listing(
+            "Stoneware mug",
+            "active",
+            json!([crate::listings::variant("M1", 2400, 5)]),
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let variant = l["variants"][0]["id"].as_str().unwrap().to_owned();
+    let csrf = csrf_in(&page(app, &owner, "/seller/listings/new").await.1);
+
+    // Order 1 goes all the way and is reviewed; order 2 is cancelled by the shop.
+    let (buyer, buyer_csrf) = signed_in(app, "buyer@example.com").await;
+    let (checkout, order) = buy(app, &buyer, &buyer_csrf, &variant, &shop).await;
+    let (other, other_csrf) = signed_in(app, "other@example.com").await;
+    let (_, order2) = buy(app, &other, &other_csrf, &variant, &shop).await;
+
+    let cancel = format!("/seller/orders/{order2}/cancel");
+    assert_eq!(
+        post_form(app, &owner, &cancel, &[("csrf", "forged"), ("reason", "Out of clay")]).await.0,
+        403
+    );
+    assert_eq!(post_form(app, &buyer, &cancel, &[("csrf", &buyer_csrf), ("reason", "Mine")]).await.0, 404);
+    let (status, location, body) =
+        post_form(app, &owner, &cancel, &[("csrf", &csrf), ("reason", "Out of clay, sorry")]).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(location.ends_with("?done=cancelled"));
+    let o2: Value =
+        other.get(app.url(&format!("/api/v1/orders/{order2}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(o2["order"]["status"], "cancelled", "{o2}");
+    let (_, cancelled) = page(app, &owner, &format!("/seller/orders/{order2}")).await;
+    assert!(
+        cancelled.contains("Out of clay, sorry") && !cancelled.contains("id=\"cancel-form\""),
+        "{cancelled}"
+    );
+    let (_, filtered) = page(app, &owner, "/seller/orders?status=cancelled").await;
+    assert!(
+        filtered.contains(&order2) && !filtered.contains(&format!("/seller/orders/{order}\"")),
+        "{filtered}"
+    );
+
+    souk_core::market::checkout::record_payment(app.state().souk(), &checkout, PaymentState::Paid)
+        .await
+        .unwrap();
+    let (status, _, _) = post_form(
+        app,
+        &owner,
+        &format!("/seller/orders/{order}/ship"),
+        &[("csrf", &csrf), ("carrier", "dhl"), ("tracking_number", "JD014600003")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let res = buyer
+        .post(app.url(&format!("/api/v1/orders/{order}/actions")))
+        .header("x-csrf-token", &buyer_csrf)
+        .json(&json!({ "action": "confirm_delivery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    souk_core::market::orders::advance_due(app.state().souk()).await.unwrap();
+    let res = buyer
+        .post(app.url(&format!("/api/v1/orders/{order}/review")))
+        .header("x-csrf-token", &buyer_csrf)
+        .json(&json!({ "rating": 4, "body": "Lovely mug, slow post." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let review = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    // The shop replies once.
+    let (_, reviews) = page(app, &owner, "/seller/reviews").await;
+    assert!(
+        reviews.contains("Lovely mug, slow post.")
+            && reviews.contains(&format!("/seller/reviews/{review}/reply")),
+        "{reviews}"
+    );
+    let reply = format!("/seller/reviews/{review}/reply");
+    assert_eq!(post_form(app, &owner, &reply, &[("csrf", "forged"), ("reply", "Thanks!")]).await.0, 403);
+    let (status, location, _) =
+        post_form(app, &owner, &reply, &[("csrf", &csrf), ("reply", "Thank you, sorry about the post.")])
+            .await;
+    assert_eq!((status, location.as_str()), (303, "/seller/reviews?done=replied"));
+    let (status, _, body) = post_form(app, &owner, &reply, &[("csrf", &csrf), ("reply", "Again")]).await;
+    assert_eq!(status, 409);
+    assert!(body.contains("already replied"), "{body}");
+    let (_, reviews) = page(app, &owner, "/seller/reviews").await;
+    assert!(
+        reviews.contains("Your reply: Thank you, sorry about the post.") && !reviews.contains(&reply),
+        "{reviews}"
+    );
+
+    // A reported message, resolved in the console.
+    let res = buyer
+        .post(app.url("/api/v1/conversations"))
+        .header("x-csrf-token", &buyer_csrf)
+        .json(&json!({ "listing_id": l["id"], "body": "Is it dishwasher safe?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let conv = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = owner
+        .post(app.url(&format!("/api/v1/conversations/{conv}/messages")))
+        .header("x-csrf-token", &owner_api_csrf)
+        .json(&json!({ "body": "Yes. Pay me directly by bank transfer next time." }))
+        .send()
+        .await
+        .unwrap();
+    let thread: Value = res.json().await.unwrap();
+    let message = thread["messages"][1]["id"].as_str().unwrap().to_owned();
+    let res = buyer
+        .post(app.url(&format!("/api/v1/messages/{message}/report")))
+        .header("x-csrf-token", &buyer_csrf)
+        .json(&json!({ "text": "Asked me to pay outside Souk" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let anon = app.browser_client();
+    let res = anon.get(app.url("/staff/reports")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login?next=/staff/reports");
+    assert_eq!(page(app, &owner, "/staff/reports").await.0, 404);
+    let people = crate::actors::staff(app, &[("tess@example.com", &["trust_safety"])]).await;
+    let (tess, _) = &people[1];
+    let (status, reports) = page(app, tess, "/staff/reports").await;
+    assert_eq!(status, 200);
+    assert!(
+        reports.contains("Asked me to pay outside Souk") && reports.contains("bank transfer"),
+        "{reports}"
+    );
+    let tess_csrf = csrf_in(&reports);
+    let report =
+        reports.split("action=\"/staff/reports/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let resolve = format!("/staff/reports/{report}/resolve");
+    assert_eq!(post_form(app, tess, &resolve, &[("csrf", "forged"), ("reason", "Warned")]).await.0, 403);
+    assert_eq!(
+        post_form(app, &owner, &resolve, &[("csrf", &csrf), ("reason", "Nothing to see")]).await.0,
+        404
+    );
+    let (status, location, _) =
+        post_form(app, tess, &resolve, &[("csrf", &tess_csrf), ("reason", "Warned the shop")]).await;
+    assert_eq!((status, location.as_str()), (303, "/staff/reports?done=resolved"));
+    assert!(page(app, tess, "/staff/reports").await.1.contains("No open reports"));
+
+    // An abusive review removed with a reason.
+    let removal = format!("/staff/reviews/{review}/remove");
+    assert_eq!(page(app, &owner, &removal).await.0, 404);
+    assert_eq!(page(app, tess, &removal).await.0, 200);
+    assert_eq!(post_form(app, tess, &removal, &[("csrf", "forged"), ("reason", "Abuse")]).await.0, 403);
+    assert_eq!(post_form(app, &owner, &removal, &[("csrf", &csrf), ("reason", "I dislike it")]).await.0, 404);
+    let (status, location, _) =
+        post_form(app, tess, &removal, &[("csrf", &tess_csrf), ("reason", "Contains a personal attack")])
+            .await;
+    assert_eq!((status, location.ends_with("?done=review-removed")), (303, true));
+    let rep: Value = app.get("/api/v1/shops/atlas/reviews").await.json().await.unwrap();
+    assert_eq!(rep["count"], 0);
+
+    // Suspension with a reason; only staff, only with the token.
+    let suspend = format!("/staff/shops/{shop}/suspend");
+    assert_eq!(post_form(app, tess, &suspend, &[("csrf", "forged"), ("reason", "Fraud")]).await.0, 403);
+    assert_eq!(post_form(app, &owner, &suspend, &[("csrf", &csrf), ("reason", "Fraud")]).await.0, 404);
+    let (status, location, _) = post_form(
+        app,
+        tess,
+        &suspend,
+        &[
+            ("csrf", &tess_csrf),
+            ("reason", "Repeated off-platform payment requests"),
+            ("back", "//evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/staff/verifications?done=suspended"));
+    let (_, home) = page(app, &owner, "/seller").await;
+    assert!(
+        home.contains("id=\"shop-status\">suspended<")
+            && home.contains("Repeated off-platform payment requests"),
+        "{home}"
+    );
+}
