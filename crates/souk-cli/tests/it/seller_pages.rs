@@ -308,7 +308,12 @@ backend_tests! {
         let (_, packer_home) = page(app, &packer, "/seller").await;
         assert!(packer_home.contains("Your role: <strong>fulfilment</strong>"), "{packer_home}");
         let packer_csrf = csrf_in(&page(app, &packer, "/seller/listings/new").await.1);
-        // Fulfilment cannot edit listings or invite.
+        // Fulfilment cannot edit listings or invite; the pages do not offer it.
+        let (status, read_only) = page(app, &packer, &format!("/seller/listings/{listing}/edit")).await;
+        assert_eq!(status, 200);
+        assert!(read_only.contains("id=\"read-only\"") && !read_only.contains("id=\"photo-form\""), "{read_only}");
+        let (_, packer_staff) = page(app, &packer, "/seller/staff").await;
+        assert!(!packer_staff.contains("id=\"invite-form\""), "{packer_staff}");
         let (status, _, _) = post_form(app, &packer, &format!("/seller/listings/{listing}/edit"), &listing_fields(&packer_csrf, "Packer's mug", "1", "active")).await;
         assert!(status == 403 || status == 404, "{status}");
         let (status, _, _) = post_form(app, &packer, "/seller/staff/invite", &[("csrf", &packer_csrf), ("email", "friend@example.com"), ("role", "manager")]).await;
@@ -392,6 +397,13 @@ backend_tests! {
         let takedown = format!("/staff/listings/{listing}/takedown");
         let (status, t) = page(app, tess, &takedown).await;
         assert_eq!(status, 200);
+        assert!(t.contains("id=\"takedown-form\""), "{t}");
+        let (status, t_support) = page(app, sam, &takedown).await;
+        assert_eq!(status, 200);
+        assert!(!t_support.contains("id=\"takedown-form\"") && t_support.contains("Only trust &amp; safety"), "{t_support}");
+        // Whatever a page shows, the use case decides: support cannot take listings down.
+        let support_csrf = csrf_in(&page(app, sam, "/account/security").await.1);
+        assert_eq!(post_form(app, sam, &takedown, &[("csrf", &support_csrf), ("reason", "Counterfeit")]).await.0, 403);
         assert_eq!(post_form(app, tess, &takedown, &[("csrf", "forged"), ("reason", "Counterfeit")]).await.0, 403);
         assert_eq!(post_form(app, &owner, &takedown, &[("csrf", &csrf), ("reason", "Counterfeit")]).await.0, 404);
         let (status, _, _) = post_form(app, tess, &takedown, &[("csrf", &csrf_in(&t)), ("reason", "Counterfeit of a protected design")]).await;

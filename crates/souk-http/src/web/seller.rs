@@ -452,6 +452,7 @@ struct FormState {
 fn listing_form_page(
     state: &AppState,
     s: &Authenticated,
+    can_edit: bool,
     listing: Option<&listings::SellerListing>,
     form: FormState,
     error: String,
@@ -502,6 +503,7 @@ fn listing_form_page(
         categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
         variants: with_blanks(form.variants),
         images,
+        can_edit,
     }
 }
 
@@ -520,7 +522,7 @@ pub(crate) async fn new_listing_form(
     MaybeSession(session): MaybeSession,
 ) -> Result<Response, Problem> {
     let s = signed_in!(session, "/seller/listings/new");
-    shop_of(&state, &s.principal).await?;
+    let (_, role) = shop_of(&state, &s.principal).await?;
     let form = FormState {
         title: String::new(),
         description: String::new(),
@@ -528,7 +530,16 @@ pub(crate) async fn new_listing_form(
         status: "draft".into(),
         variants: vec![],
     };
-    Ok(render(&listing_form_page(&state, &s, None, form, String::new(), String::new()))?.into_response())
+    Ok(render(&listing_form_page(
+        &state,
+        &s,
+        role != "fulfilment",
+        None,
+        form,
+        String::new(),
+        String::new(),
+    ))?
+    .into_response())
 }
 
 pub(crate) async fn create_listing(
@@ -547,7 +558,7 @@ pub(crate) async fn create_listing(
     match result {
         Ok(id) => Ok(see_other(&format!("/seller/listings/{id}/edit?done=created"))),
         Err((status, error)) => {
-            let page = listing_form_page(&state, &s, None, form_state_of(&f), error, String::new());
+            let page = listing_form_page(&state, &s, true, None, form_state_of(&f), error, String::new());
             page_with_status(status, &page)
         }
     }
@@ -588,8 +599,19 @@ pub(crate) async fn edit_listing_form(
     let s = signed_in!(session, "/seller/listings");
     let l = listings::seller_view(state.souk(), &s.principal, &client, listing_id(&id)?).await?;
     let notice = notice_of(q.done.as_deref()).to_owned();
-    Ok(render(&listing_form_page(&state, &s, Some(&l), form_state_from(&l), String::new(), notice))?
-        .into_response())
+    let can_edit = current_shop(&state, &s.principal)
+        .await?
+        .is_some_and(|(shop, role)| shop.id != l.listing.shop || role != "fulfilment");
+    Ok(render(&listing_form_page(
+        &state,
+        &s,
+        can_edit,
+        Some(&l),
+        form_state_from(&l),
+        String::new(),
+        notice,
+    ))?
+    .into_response())
 }
 
 pub(crate) async fn update_listing(
@@ -612,7 +634,8 @@ pub(crate) async fn update_listing(
     match outcome {
         Ok(()) => Ok(see_other(&format!("/seller/listings/{id}/edit?done=saved"))),
         Err((status, error)) => {
-            let page = listing_form_page(&state, &s, Some(&current), form_state_of(&f), error, String::new());
+            let page =
+                listing_form_page(&state, &s, true, Some(&current), form_state_of(&f), error, String::new());
             page_with_status(status, &page)
         }
     }
@@ -673,8 +696,15 @@ pub(crate) async fn add_photo(
             Err(e) => inline(e)?,
         }
     };
-    let page =
-        listing_form_page(&state, &s, Some(&current), form_state_from(&current), error.1, String::new());
+    let page = listing_form_page(
+        &state,
+        &s,
+        true,
+        Some(&current),
+        form_state_from(&current),
+        error.1,
+        String::new(),
+    );
     page_with_status(error.0, &page)
 }
 

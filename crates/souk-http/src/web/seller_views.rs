@@ -95,6 +95,8 @@ pub(crate) struct ListingFormPage {
     pub categories: Vec<(&'static str, &'static str)>,
     pub variants: Vec<VariantField>,
     pub images: Vec<ImageView>,
+    /// Owners and managers edit listings; fulfilment staff only look.
+    pub can_edit: bool,
 }
 
 #[derive(Template)]
@@ -276,6 +278,7 @@ pub(crate) struct StaffReviewPage {
 #[template(path = "staff_takedown.html")]
 pub(crate) struct StaffTakedownPage {
     pub layout: Layout,
+    pub can_act: bool,
     pub error: String,
     pub notice: String,
     pub csrf: String,
@@ -308,6 +311,7 @@ pub(crate) struct StaffReportsPage {
 #[template(path = "staff_review_removal.html")]
 pub(crate) struct StaffReviewRemovalPage {
     pub layout: Layout,
+    pub can_act: bool,
     pub error: String,
     pub notice: String,
     pub csrf: String,

@@ -221,6 +221,7 @@ fn takedown_page(
 ) -> StaffTakedownPage {
     StaffTakedownPage {
         layout: Layout::new("Take a listing down").staff(),
+        can_act: trust_and_safety(&s.principal),
         error,
         notice,
         csrf: s.csrf.clone(),
@@ -324,6 +325,7 @@ fn removal_page(
 ) -> StaffReviewRemovalPage {
     StaffReviewRemovalPage {
         layout: Layout::new("Remove a review").staff(),
+        can_act: trust_and_safety(&s.principal),
         error,
         notice,
         csrf: s.csrf.clone(),
