@@ -299,6 +299,11 @@ backend_tests! {
         assert!(staff_page.contains("<td>fulfilment</td><td>open</td>"), "{staff_page}");
         let mail = app.mail_to("packer@example.com", "invited").await;
         let token = link_token(&mail.body, "https://localhost");
+        // The mailed link's page: signed out, it sends the invitee to sign in and back.
+        let res = anon.get(app.url(&format!("/seller/invitations/accept?token={token}"))).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        let to_login = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to_login.starts_with("/login?next=/seller/invitations/accept%3Ftoken%3D"), "{to_login}");
         let (packer, packer_csrf) = signed_in(app, "packer@example.com").await;
         enable_totp(app, &packer, &packer_csrf, &FakeClock::at(SystemClock.now())).await;
         let (status, accept) = page(app, &packer, &format!("/seller/invitations/accept?token={token}")).await;
