@@ -34,6 +34,10 @@ use crate::{AppState, Problem};
 /// How many variant rows the listing form offers beyond the existing ones.
 const BLANK_VARIANTS: usize = 2;
 
+/// How many recent orders the dashboard counts.
+const DASHBOARD_ORDERS_U16: u16 = 200;
+const DASHBOARD_ORDERS: usize = DASHBOARD_ORDERS_U16 as usize;
+
 /// The largest price a seller may type, in major units.
 const MAX_PRICE_MAJOR: u64 = 1_000_000;
 
@@ -154,7 +158,9 @@ async fn home_page(
         None => None,
         Some((view, role)) => {
             let d = shops::detail(souk, &s.principal, client, view.id).await?;
-            let recent = orders::of_shop(souk, &s.principal, client, view.id, None, None, 200).await?;
+            let recent =
+                orders::of_shop(souk, &s.principal, client, view.id, None, None, DASHBOARD_ORDERS_U16)
+                    .await?;
             let paid = recent.iter().filter(|o| o.status == OrderStatus::Paid.as_str()).count();
             let currency = souk.market.currency;
             Some(Dashboard {
@@ -170,7 +176,11 @@ async fn home_page(
                     .map(|m| Money::new(m, currency).to_string())
                     .unwrap_or_default(),
                 payouts_held: d.payouts_held,
-                orders: recent.len(),
+                orders: if recent.len() >= DASHBOARD_ORDERS {
+                    format!("{DASHBOARD_ORDERS}+")
+                } else {
+                    recent.len().to_string()
+                },
                 awaiting_shipment: paid,
                 members: d.members.len(),
             })

@@ -26,7 +26,8 @@ pub(crate) struct Dashboard {
     pub listing_limit: String,
     pub order_limit: String,
     pub payouts_held: bool,
-    pub orders: usize,
+    /// How many orders ("200+" past the first page).
+    pub orders: String,
     pub awaiting_shipment: usize,
     pub members: usize,
 }
