@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use souk_core::market::steps::PaymentState;
 use souk_domain::{Clock as _, FakeClock, SystemClock};
-use souk_testkit::{TestApp, backend_tests, link_token};
+use souk_testkit::{TestApp, link_token};
 
 use crate::actors::{seller, staff};
 use crate::identity::signed_in;
@@ -186,26 +186,89 @@ pub async fn buy(
     (placed["id"].as_str().unwrap().to_owned(), placed["orders"][0]["id"].as_str().unwrap().to_owned())
 }
 
-backend_tests! {
-    async fn seller_hub_pages_sell_ship_and_resist_attacks(app) {
+/// A server for a long page test: every client here shares one address, so the rate
+/// limiter's burst is raised for it.
+async fn spawn(db: souk_testkit::Db) -> Option<TestApp> {
+    let app = TestApp::builder(db)
+        .set("market.dispute_window_days", "0")
+        .set("rate_limit.burst", "2000")
+        .try_spawn()
+        .await;
+    if app.is_none() {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+    }
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seller_hub_pages_sell_ship_and_resist_attacks_sqlite() {
+    let Some(app) = spawn(souk_testkit::Db::Sqlite).await else { return };
+    seller_hub(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seller_hub_pages_sell_ship_and_resist_attacks_postgres() {
+    let Some(app) = spawn(souk_testkit::Db::Postgres).await else { return };
+    seller_hub(&app).await;
+    app.stop().await;
+}
+
+#[allow(clippy::many_single_char_names, reason = "one long scenario, as in the other page tests")]
+async fn seller_hub(app: &TestApp) {
+    {
         // No session: sent to sign in, and back.
         let anon = app.browser_client();
-        for (path, next) in [("/seller", "/seller"), ("/seller/listings/new", "/seller/listings/new"), ("/staff/verifications", "/staff/verifications")] {
+        for (path, next) in [
+            ("/seller", "/seller"),
+            ("/seller/listings/new", "/seller/listings/new"),
+            ("/staff/verifications", "/staff/verifications"),
+        ] {
             let res = anon.get(app.url(path)).send().await.unwrap();
             assert_eq!(res.status(), 303, "{path}");
             assert_eq!(res.headers()["location"], format!("/login?next={next}").as_str());
         }
-        let (status, location, _) = post_form(app, &anon, "/seller/shops", &[("csrf", "x"), ("name", "n"), ("slug", "s"), ("contact", "c"), ("seller_kind", "business")]).await;
+        let (status, location, _) = post_form(
+            app,
+            &anon,
+            "/seller/shops",
+            &[("csrf", "x"), ("name", "n"), ("slug", "s"), ("contact", "c"), ("seller_kind", "business")],
+        )
+        .await;
         assert_eq!((status, location.as_str()), (303, "/login?next=/seller"));
 
         let (owner, _) = seller(app, "potter@example.com").await;
         // CSRF: a form without this session's token changes nothing.
-        let (status, _, _) = post_form(app, &owner, "/seller/shops", &[("csrf", "forged"), ("name", "Forged"), ("slug", "forged"), ("contact", "a@b.example"), ("seller_kind", "business")]).await;
+        let (status, _, _) = post_form(
+            app,
+            &owner,
+            "/seller/shops",
+            &[
+                ("csrf", "forged"),
+                ("name", "Forged"),
+                ("slug", "forged"),
+                ("contact", "a@b.example"),
+                ("seller_kind", "business"),
+            ],
+        )
+        .await;
         assert_eq!(status, 403);
         // A bad address is explained next to the form, with what was typed kept.
         let (_, html) = page(app, &owner, "/seller").await;
         let csrf = csrf_in(&html);
-        let (status, _, body) = post_form(app, &owner, "/seller/shops", &[("csrf", &csrf), ("name", "Atelier Potter"), ("slug", "Not A Slug!"), ("contact", "a@b.example"), ("seller_kind", "business")]).await;
+        let (status, _, body) = post_form(
+            app,
+            &owner,
+            "/seller/shops",
+            &[
+                ("csrf", &csrf),
+                ("name", "Atelier Potter"),
+                ("slug", "Not A Slug!"),
+                ("contact", "a@b.example"),
+                ("seller_kind", "business"),
+            ],
+        )
+        .await;
         assert_eq!(status, 422, "{body}");
         assert!(body.contains("alert-error") && body.contains("Atelier Potter"), "{body}");
 
@@ -216,17 +279,44 @@ backend_tests! {
         let csrf = csrf_in(&page(app, &owner, "/seller/listings/new").await.1);
 
         // Prices: bad decimals are refused with a readable reason, next to the form (422).
-        for (price, reason) in [("12.345", "at most 2 decimals"), ("-1", "cannot be negative"), ("1e9", "digits and one decimal point"), ("abc", "digits and one decimal point"), ("1000000000", "at most 1000000")] {
-            let (status, _, body) = post_form(app, &owner, "/seller/listings/new", &listing_fields(&csrf, "Blue mug", price, "active")).await;
+        for (price, reason) in [
+            ("12.345", "at most 2 decimals"),
+            ("-1", "cannot be negative"),
+            ("1e9", "digits and one decimal point"),
+            ("abc", "digits and one decimal point"),
+            ("1000000000", "at most 1000000"),
+        ] {
+            let (status, _, body) = post_form(
+                app,
+                &owner,
+                "/seller/listings/new",
+                &listing_fields(&csrf, "Blue mug", price, "active"),
+            )
+            .await;
             assert_eq!(status, 422, "{price}");
-            assert!(body.contains(&format!("Variant 1 price: {reason}")) || body.contains(reason), "{price}: {body}");
+            assert!(
+                body.contains(&format!("Variant 1 price: {reason}")) || body.contains(reason),
+                "{price}: {body}"
+            );
             assert!(body.contains("value=\"Blue mug\""), "the form keeps what was typed");
         }
         // Prohibited items: the use case's refusal, shown next to the form.
-        let (status, _, body) = post_form(app, &owner, "/seller/listings/new", &listing_fields(&csrf, "Replica designer watch", "50", "active")).await;
+        let (status, _, body) = post_form(
+            app,
+            &owner,
+            "/seller/listings/new",
+            &listing_fields(&csrf, "Replica designer watch", "50", "active"),
+        )
+        .await;
         assert_eq!(status, 422);
         assert!(body.contains("prohibited"), "{body}");
-        let (status, _, _) = post_form(app, &owner, "/seller/listings/new", &listing_fields("forged", "Blue mug", "12.50", "active")).await;
+        let (status, _, _) = post_form(
+            app,
+            &owner,
+            "/seller/listings/new",
+            &listing_fields("forged", "Blue mug", "12.50", "active"),
+        )
+        .await;
         assert_eq!(status, 403);
 
         let listing = list_item(app, &owner, "Blue mug", "12.50").await;
@@ -239,28 +329,72 @@ backend_tests! {
 
         // Photos: by content; a text file named .png is refused; the token is checked.
         let photo_path = format!("/seller/listings/{listing}/images");
-        let (status, _, _) = post_multipart(app, &owner, &photo_path, &[("csrf", "forged"), ("alt", "x")], ("photo", "mug.png", "image/png", &png())).await;
+        let (status, _, _) = post_multipart(
+            app,
+            &owner,
+            &photo_path,
+            &[("csrf", "forged"), ("alt", "x")],
+            ("photo", "mug.png", "image/png", &png()),
+        )
+        .await;
         assert_eq!(status, 403);
-        let (status, _, body) = post_multipart(app, &owner, &photo_path, &[("csrf", &csrf), ("alt", "x")], ("photo", "mug.png", "image/png", b"this is not an image at all")).await;
+        let (status, _, body) = post_multipart(
+            app,
+            &owner,
+            &photo_path,
+            &[("csrf", &csrf), ("alt", "x")],
+            ("photo", "mug.png", "image/png", b"this is not an image at all"),
+        )
+        .await;
         assert_eq!(status, 422, "{body}");
         assert!(body.contains("alert-error"), "{body}");
-        let (status, location, body) = post_multipart(app, &owner, &photo_path, &[("csrf", &csrf), ("alt", "The blue mug")], ("photo", "mug.png", "image/png", &png())).await;
+        let (status, location, body) = post_multipart(
+            app,
+            &owner,
+            &photo_path,
+            &[("csrf", &csrf), ("alt", "The blue mug")],
+            ("photo", "mug.png", "image/png", &png()),
+        )
+        .await;
         assert_eq!(status, 303, "{body}");
         assert!(location.ends_with("?done=photo"));
         let (_, edit) = page(app, &owner, &format!("/seller/listings/{listing}/edit")).await;
-        let thumb = format!("/api/v1/seller/listings/{}", edit.split("<img src=\"/api/v1/seller/listings/").nth(1).expect("a thumbnail").split('"').next().unwrap());
+        let thumb = format!(
+            "/api/v1/seller/listings/{}",
+            edit.split("<img src=\"/api/v1/seller/listings/")
+                .nth(1)
+                .expect("a thumbnail")
+                .split('"')
+                .next()
+                .unwrap()
+        );
         assert!(thumb.starts_with(&format!("/api/v1/seller/listings/{listing}/images/")), "{thumb}");
         let res = owner.get(app.url(&thumb)).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("image/"));
 
         // Edit: a new price and status.
-        let (status, location, body) = post_form(app, &owner, &format!("/seller/listings/{listing}/edit"), &listing_fields(&csrf, "Blue mug, large", "14", "paused")).await;
+        let (status, location, body) = post_form(
+            app,
+            &owner,
+            &format!("/seller/listings/{listing}/edit"),
+            &listing_fields(&csrf, "Blue mug, large", "14", "paused"),
+        )
+        .await;
         assert_eq!(status, 303, "{body}");
         assert!(location.ends_with("?done=saved"));
         let l = api_listing(app, &owner, &listing).await;
-        assert_eq!((l["title"].as_str(), l["status"].as_str(), l["variants"][0]["price"]["amount_minor"].as_i64()), (Some("Blue mug, large"), Some("paused"), Some(1400)));
-        let (status, location, _) = post_form(app, &owner, &format!("/seller/listings/{listing}/edit"), &listing_fields(&csrf, "Blue mug", "12.50", "active")).await;
+        assert_eq!(
+            (l["title"].as_str(), l["status"].as_str(), l["variants"][0]["price"]["amount_minor"].as_i64()),
+            (Some("Blue mug, large"), Some("paused"), Some(1400))
+        );
+        let (status, location, _) = post_form(
+            app,
+            &owner,
+            &format!("/seller/listings/{listing}/edit"),
+            &listing_fields(&csrf, "Blue mug", "12.50", "active"),
+        )
+        .await;
         assert_eq!((status, location.ends_with("?done=saved")), (303, true));
 
         // BOLA: another seller sees 404 and changes nothing.
@@ -269,9 +403,22 @@ backend_tests! {
         assert!(rival_home.contains("Shop rival"));
         let rival_csrf = csrf_in(&page(app, &rival, "/seller/listings/new").await.1);
         assert_eq!(page(app, &rival, &format!("/seller/listings/{listing}/edit")).await.0, 404);
-        let (status, _, _) = post_form(app, &rival, &format!("/seller/listings/{listing}/edit"), &listing_fields(&rival_csrf, "Stolen", "1", "active")).await;
+        let (status, _, _) = post_form(
+            app,
+            &rival,
+            &format!("/seller/listings/{listing}/edit"),
+            &listing_fields(&rival_csrf, "Stolen", "1", "active"),
+        )
+        .await;
         assert_eq!(status, 404);
-        let (status, _, _) = post_multipart(app, &rival, &photo_path, &[("csrf", &rival_csrf)], ("photo", "x.png", "image/png", &png())).await;
+        let (status, _, _) = post_multipart(
+            app,
+            &rival,
+            &photo_path,
+            &[("csrf", &rival_csrf)],
+            ("photo", "x.png", "image/png", &png()),
+        )
+        .await;
         assert_eq!(status, 404);
         let l = api_listing(app, &owner, &listing).await;
         assert_eq!(l["title"], "Blue mug");
@@ -280,27 +427,62 @@ backend_tests! {
         // Verification: details and a document, through the same use cases as the API.
         let (_, v) = page(app, &owner, "/seller/verification").await;
         assert!(v.contains("id=\"verification-form\""), "{v}");
-        let fields = [("csrf", csrf.as_str()), ("legal_name", "Potter SARL"), ("address", "3 rue des Potiers, Lyon"), ("registration_number", "FR12345678901")];
-        let (status, _, body) = post_multipart(app, &owner, "/seller/verification/documents", &fields, ("document", "id.png", "image/png", b"GIF89a not really")).await;
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("legal_name", "Potter SARL"),
+            ("address", "3 rue des Potiers, Lyon"),
+            ("registration_number", "FR12345678901"),
+        ];
+        let (status, _, body) = post_multipart(
+            app,
+            &owner,
+            "/seller/verification/documents",
+            &fields,
+            ("document", "id.png", "image/png", b"GIF89a not really"),
+        )
+        .await;
         assert_eq!(status, 422, "{body}");
-        let (status, location, body) = post_multipart(app, &owner, "/seller/verification/documents", &fields, ("document", "id.pdf", "application/pdf", PDF)).await;
+        let (status, location, body) = post_multipart(
+            app,
+            &owner,
+            "/seller/verification/documents",
+            &fields,
+            ("document", "id.pdf", "application/pdf", PDF),
+        )
+        .await;
         assert_eq!(status, 303, "{body}");
         assert_eq!(location, "/seller/verification?done=submitted");
         let (_, v) = page(app, &owner, "/seller/verification").await;
-        assert!(v.contains("Your shop is <strong>submitted</strong>") && v.contains("waiting for review"), "{v}");
+        assert!(
+            v.contains("Your shop is <strong>submitted</strong>") && v.contains("waiting for review"),
+            "{v}"
+        );
         assert!(!v.contains("id=\"verification-form\""), "no second submission while one waits");
 
         // Staff: invite a fulfilment member, who joins from the link's page.
-        let (status, _, _) = post_form(app, &owner, "/seller/staff/invite", &[("csrf", "forged"), ("email", "packer@example.com"), ("role", "fulfilment")]).await;
+        let (status, _, _) = post_form(
+            app,
+            &owner,
+            "/seller/staff/invite",
+            &[("csrf", "forged"), ("email", "packer@example.com"), ("role", "fulfilment")],
+        )
+        .await;
         assert_eq!(status, 403);
-        let (status, location, _) = post_form(app, &owner, "/seller/staff/invite", &[("csrf", &csrf), ("email", "packer@example.com"), ("role", "fulfilment")]).await;
+        let (status, location, _) = post_form(
+            app,
+            &owner,
+            "/seller/staff/invite",
+            &[("csrf", &csrf), ("email", "packer@example.com"), ("role", "fulfilment")],
+        )
+        .await;
         assert_eq!((status, location.as_str()), (303, "/seller/staff?done=invited"));
         let (_, staff_page) = page(app, &owner, "/seller/staff").await;
         assert!(staff_page.contains("<td>fulfilment</td><td>open</td>"), "{staff_page}");
         let mail = app.mail_to("packer@example.com", "invited").await;
         let token = link_token(&mail.body, "https://localhost");
         // The mailed link's page: signed out, it sends the invitee to sign in and back.
-        let res = anon.get(app.url(&format!("/seller/invitations/accept?token={token}"))).send().await.unwrap();
+        let res =
+            anon.get(app.url(&format!("/seller/invitations/accept?token={token}"))).send().await.unwrap();
         assert_eq!(res.status(), 303);
         let to_login = res.headers()["location"].to_str().unwrap().to_owned();
         assert!(to_login.starts_with("/login?next=/seller/invitations/accept%3Ftoken%3D"), "{to_login}");
@@ -308,7 +490,13 @@ backend_tests! {
         enable_totp(app, &packer, &packer_csrf, &FakeClock::at(SystemClock.now())).await;
         let (status, accept) = page(app, &packer, &format!("/seller/invitations/accept?token={token}")).await;
         assert_eq!(status, 200);
-        let (status, location, body) = post_form(app, &packer, "/seller/invitations/accept", &[("csrf", &csrf_in(&accept)), ("token", &token)]).await;
+        let (status, location, body) = post_form(
+            app,
+            &packer,
+            "/seller/invitations/accept",
+            &[("csrf", &csrf_in(&accept)), ("token", &token)],
+        )
+        .await;
         assert_eq!((status, location.as_str()), (303, "/seller?done=joined"), "{body}");
         let (_, packer_home) = page(app, &packer, "/seller").await;
         assert!(packer_home.contains("Your role: <strong>fulfilment</strong>"), "{packer_home}");
@@ -316,18 +504,35 @@ backend_tests! {
         // Fulfilment cannot edit listings or invite; the pages do not offer it.
         let (status, read_only) = page(app, &packer, &format!("/seller/listings/{listing}/edit")).await;
         assert_eq!(status, 200);
-        assert!(read_only.contains("id=\"read-only\"") && !read_only.contains("id=\"photo-form\""), "{read_only}");
+        assert!(
+            read_only.contains("id=\"read-only\"") && !read_only.contains("id=\"photo-form\""),
+            "{read_only}"
+        );
         let (_, packer_staff) = page(app, &packer, "/seller/staff").await;
         assert!(!packer_staff.contains("id=\"invite-form\""), "{packer_staff}");
-        let (status, _, _) = post_form(app, &packer, &format!("/seller/listings/{listing}/edit"), &listing_fields(&packer_csrf, "Packer's mug", "1", "active")).await;
+        let (status, _, _) = post_form(
+            app,
+            &packer,
+            &format!("/seller/listings/{listing}/edit"),
+            &listing_fields(&packer_csrf, "Packer's mug", "1", "active"),
+        )
+        .await;
         assert!(status == 403 || status == 404, "{status}");
-        let (status, _, _) = post_form(app, &packer, "/seller/staff/invite", &[("csrf", &packer_csrf), ("email", "friend@example.com"), ("role", "manager")]).await;
+        let (status, _, _) = post_form(
+            app,
+            &packer,
+            "/seller/staff/invite",
+            &[("csrf", &packer_csrf), ("email", "friend@example.com"), ("role", "manager")],
+        )
+        .await;
         assert_eq!(status, 403);
         assert_eq!(api_listing(app, &owner, &listing).await["title"], "Blue mug");
 
         // An order: not shippable before payment (explained), shipped once paid.
-        let variant = api_listing(app, &owner, &listing).await["variants"][0]["id"].as_str().unwrap().to_owned();
-        let shop_id: Value = owner.get(app.url("/api/v1/seller/shops")).send().await.unwrap().json().await.unwrap();
+        let variant =
+            api_listing(app, &owner, &listing).await["variants"][0]["id"].as_str().unwrap().to_owned();
+        let shop_id: Value =
+            owner.get(app.url("/api/v1/seller/shops")).send().await.unwrap().json().await.unwrap();
         let shop_id = shop_id[0]["id"].as_str().unwrap().to_owned();
         let (buyer, buyer_csrf) = signed_in(app, "buyer@example.com").await;
         let (checkout, order) = buy(app, &buyer, &buyer_csrf, &variant, &shop_id).await;
@@ -340,13 +545,24 @@ backend_tests! {
         assert!(o.contains("Amina K"), "the shop sees where to ship");
         let ship_path = format!("/seller/orders/{order}/ship");
         let ship = |c: &reqwest::Client, csrf: &str, tracking: &str| {
-            let (c, csrf, tracking, path) = (c.clone(), csrf.to_owned(), tracking.to_owned(), ship_path.clone());
-            async move { post_form(app, &c, &path, &[("csrf", &csrf), ("carrier", "dhl"), ("tracking_number", &tracking)]).await }
+            let (c, csrf, tracking, path) =
+                (c.clone(), csrf.to_owned(), tracking.to_owned(), ship_path.clone());
+            async move {
+                post_form(
+                    app,
+                    &c,
+                    &path,
+                    &[("csrf", &csrf), ("carrier", "dhl"), ("tracking_number", &tracking)],
+                )
+                .await
+            }
         };
         let (status, _, body) = ship(&owner, &csrf, "JD014600003").await;
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("Awaiting the buyer&#39;s payment"), "{body}");
-        souk_core::market::checkout::record_payment(app.state().souk(), &checkout, PaymentState::Paid).await.unwrap();
+        souk_core::market::checkout::record_payment(app.state().souk(), &checkout, PaymentState::Paid)
+            .await
+            .unwrap();
         let (_, o) = page(app, &owner, &order_path).await;
         assert!(o.contains("id=\"ship-form\""), "{o}");
         // BOLA on orders: the rival sees nothing and cannot ship.
@@ -362,7 +578,14 @@ backend_tests! {
         let (status, location, body) = ship(&packer, &packer_csrf, "JD014600003").await;
         assert_eq!(status, 303, "{body}");
         assert!(location.ends_with("?done=shipped"));
-        let mine: Value = buyer.get(app.url(&format!("/api/v1/orders/{order}"))).send().await.unwrap().json().await.unwrap();
+        let mine: Value = buyer
+            .get(app.url(&format!("/api/v1/orders/{order}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(mine["order"]["status"], "shipped", "{mine}");
         let (_, o) = page(app, &owner, &order_path).await;
         assert!(o.contains("tracking number JD014600003"), "{o}");
@@ -370,18 +593,29 @@ backend_tests! {
         // The staff console: not for sellers; trust & safety verify; support only look.
         assert_eq!(page(app, &owner, "/staff/verifications").await.0, 404);
         assert_eq!(page(app, &owner, &format!("/staff/listings/{listing}/takedown")).await.0, 404);
-        let people = staff(app, &[("tess@example.com", &["trust_safety"]), ("sam@example.com", &["support"])]).await;
+        let people =
+            staff(app, &[("tess@example.com", &["trust_safety"]), ("sam@example.com", &["support"])]).await;
         let (tess, _) = &people[1];
         let (sam, _) = &people[2];
         let (status, queue) = page(app, tess, "/staff/verifications").await;
         assert_eq!(status, 200);
         assert!(queue.contains("Shop potter"), "{queue}");
         assert!(queue.contains("href=\"/staff\">Console</a>"), "the console link for staff");
-        let review = queue.split("href=\"/staff/verifications/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert!(page(app, tess, "/").await.1.contains("href=\"/staff\">Console</a>"), "on every page");
+        let (_, storefront) = page(app, &owner, "/").await;
+        assert!(
+            storefront.contains("href=\"/seller\">Sell</a>") && !storefront.contains("href=\"/staff\""),
+            "not for sellers"
+        );
+        let review =
+            queue.split("href=\"/staff/verifications/").nth(1).unwrap().split('"').next().unwrap().to_owned();
         assert_eq!(page(app, sam, "/staff/verifications").await.0, 403);
         let (status, r) = page(app, tess, &format!("/staff/verifications/{review}")).await;
         assert_eq!(status, 200);
-        assert!(r.contains("Potter SARL") && r.contains("FR12345678901"), "decrypted for trust & safety: {r}");
+        assert!(
+            r.contains("Potter SARL") && r.contains("FR12345678901"),
+            "decrypted for trust & safety: {r}"
+        );
         let doc = r.split("<a href=\"/api/v1/seller/shops/").nth(1).unwrap().split('"').next().unwrap();
         let res = tess.get(app.url(&format!("/api/v1/seller/shops/{doc}"))).send().await.unwrap();
         assert_eq!(res.status(), 200);
@@ -390,9 +624,11 @@ backend_tests! {
         let decide = format!("/staff/verifications/{review}/decision");
         assert_eq!(post_form(app, tess, &decide, &[("csrf", "forged"), ("decision", "verify")]).await.0, 403);
         assert_eq!(post_form(app, &owner, &decide, &[("csrf", &csrf), ("decision", "verify")]).await.0, 404);
-        let (status, _, body) = post_form(app, tess, &decide, &[("csrf", &tess_csrf), ("decision", "reject")]).await;
+        let (status, _, body) =
+            post_form(app, tess, &decide, &[("csrf", &tess_csrf), ("decision", "reject")]).await;
         assert_eq!(status, 422, "a rejection needs a reason: {body}");
-        let (status, location, body) = post_form(app, tess, &decide, &[("csrf", &tess_csrf), ("decision", "verify")]).await;
+        let (status, location, body) =
+            post_form(app, tess, &decide, &[("csrf", &tess_csrf), ("decision", "verify")]).await;
         assert_eq!(status, 303, "{body}");
         assert!(location.ends_with("?done=verified"));
         let (_, home) = page(app, &owner, "/seller").await;
@@ -405,13 +641,31 @@ backend_tests! {
         assert!(t.contains("id=\"takedown-form\""), "{t}");
         let (status, t_support) = page(app, sam, &takedown).await;
         assert_eq!(status, 200);
-        assert!(!t_support.contains("id=\"takedown-form\"") && t_support.contains("Only trust &amp; safety"), "{t_support}");
+        assert!(
+            !t_support.contains("id=\"takedown-form\"") && t_support.contains("Only trust &amp; safety"),
+            "{t_support}"
+        );
         // Whatever a page shows, the use case decides: support cannot take listings down.
         let support_csrf = csrf_in(&page(app, sam, "/account/security").await.1);
-        assert_eq!(post_form(app, sam, &takedown, &[("csrf", &support_csrf), ("reason", "Counterfeit")]).await.0, 403);
-        assert_eq!(post_form(app, tess, &takedown, &[("csrf", "forged"), ("reason", "Counterfeit")]).await.0, 403);
-        assert_eq!(post_form(app, &owner, &takedown, &[("csrf", &csrf), ("reason", "Counterfeit")]).await.0, 404);
-        let (status, _, _) = post_form(app, tess, &takedown, &[("csrf", &csrf_in(&t)), ("reason", "Counterfeit of a protected design")]).await;
+        assert_eq!(
+            post_form(app, sam, &takedown, &[("csrf", &support_csrf), ("reason", "Counterfeit")]).await.0,
+            403
+        );
+        assert_eq!(
+            post_form(app, tess, &takedown, &[("csrf", "forged"), ("reason", "Counterfeit")]).await.0,
+            403
+        );
+        assert_eq!(
+            post_form(app, &owner, &takedown, &[("csrf", &csrf), ("reason", "Counterfeit")]).await.0,
+            404
+        );
+        let (status, _, _) = post_form(
+            app,
+            tess,
+            &takedown,
+            &[("csrf", &csrf_in(&t)), ("reason", "Counterfeit of a protected design")],
+        )
+        .await;
         assert_eq!(status, 303);
         assert_eq!(api_listing(app, &owner, &listing).await["status"], "removed");
         let (_, mine) = page(app, &owner, "/seller/listings").await;
@@ -434,10 +688,7 @@ async fn replies_cancellations_reports_removals_and_suspension_as_pages_postgres
 
 async fn after_sale(db: souk_testkit::Db) {
     // A dispute window of zero days: delivered orders complete at the next housekeeping run.
-    let Some(app) = TestApp::builder(db).set("market.dispute_window_days", "0").try_spawn().await else {
-        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
-        return;
-    };
+    let Some(app) = spawn(db).await else { return };
     let app = &app;
     let (owner, owner_api_csrf) = seller(app, "atlas@example.com").await;
     let shop = crate::actors::open_shop(app, &owner, &owner_api_csrf, "atlas").await;

@@ -14,7 +14,7 @@ pub(crate) struct Layout {
     pub logo: String,
     pub favicon: String,
     pub categories: Vec<(&'static str, &'static str)>,
-    /// Shows the staff console's link (pages that know their viewer is staff).
+    /// Shows the staff console's link (the viewer is staff).
     pub staff: bool,
 }
 
@@ -26,7 +26,7 @@ impl Layout {
             logo: assets::url("logo.svg"),
             favicon: assets::url("favicon.svg"),
             categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
-            staff: false,
+            staff: super::viewer_is_staff(),
         }
     }
 
