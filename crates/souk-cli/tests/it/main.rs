@@ -23,6 +23,8 @@ mod passkeys;
 mod probes;
 mod rate_limit;
 mod risk_cli;
+mod seller_browser;
+mod seller_pages;
 mod shops;
 mod shutdown;
 mod soft_passkey;

@@ -10,6 +10,9 @@ mod forms;
 mod inbox;
 pub(crate) mod nav;
 mod pages;
+mod seller;
+mod seller_views;
+mod staff;
 pub(crate) mod views;
 
 use askama::Template;
@@ -75,6 +78,64 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/messages/new", post(inbox::start))
         .route("/messages/{id}", get(inbox::conversation).post(inbox::reply))
         .route("/messages/{id}/report/{message}", post(inbox::report))
+        .merge(seller_routes())
+        .layer(axum::middleware::from_fn(viewer))
+}
+
+tokio::task_local! {
+    /// Whether the person viewing the page is staff (the layout shows the console's link).
+    static VIEWER_IS_STAFF: bool;
+}
+
+/// Makes the viewer's kind known to the layouts built while answering this request.
+async fn viewer(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let staff = req
+        .extensions()
+        .get::<crate::middleware::auth::CurrentSession>()
+        .and_then(|c| c.0.as_ref())
+        .is_some_and(|s| s.principal.is_staff());
+    VIEWER_IS_STAFF.scope(staff, next.run(req)).await
+}
+
+/// Whether the page being built is for staff (false outside a page request).
+pub(crate) fn viewer_is_staff() -> bool {
+    VIEWER_IS_STAFF.try_with(|s| *s).unwrap_or(false)
+}
+
+/// The seller hub and the staff console. Uploads (multipart forms) take the upload limit.
+fn seller_routes() -> Router<AppState> {
+    let upload_limit =
+        axum::extract::DefaultBodyLimit::max(crate::api::shops::UPLOAD_LIMIT_BYTES + 64 * 1024);
+    Router::new()
+        .route("/seller", get(seller::home))
+        .route("/seller/become", post(seller::become_seller))
+        .route("/seller/shops", post(seller::open_shop))
+        .route("/seller/listings", get(seller::listings_page))
+        .route("/seller/listings/new", get(seller::new_listing_form).post(seller::create_listing))
+        .route("/seller/listings/{id}/edit", get(seller::edit_listing_form).post(seller::update_listing))
+        .route("/seller/listings/{id}/images", post(seller::add_photo).layer(upload_limit))
+        .route("/seller/listings/{id}/images/{image}/remove", post(seller::remove_photo))
+        .route("/seller/verification", get(seller::verification_form))
+        .route("/seller/verification/documents", post(seller::submit_verification).layer(upload_limit))
+        .route("/seller/staff", get(seller::staff_list))
+        .route("/seller/staff/invite", post(seller::invite))
+        .route("/seller/staff/{account}/remove", post(seller::remove_member))
+        .route("/seller/invitations/accept", get(seller::accept_form).post(seller::accept))
+        .route("/seller/orders", get(seller::orders_page))
+        .route("/seller/orders/{id}", get(seller::order_detail))
+        .route("/seller/orders/{id}/ship", post(seller::ship))
+        .route("/seller/orders/{id}/cancel", post(seller::cancel))
+        .route("/seller/reviews", get(seller::reviews_list))
+        .route("/seller/reviews/{id}/reply", post(seller::reply))
+        .route("/staff", get(staff::index))
+        .route("/staff/verifications", get(staff::queue))
+        .route("/staff/verifications/{id}", get(staff::review))
+        .route("/staff/verifications/{id}/decision", post(staff::decide))
+        .route("/staff/shops/{id}/suspend", post(staff::suspend))
+        .route("/staff/listings/{id}/takedown", get(staff::takedown_form).post(staff::takedown))
+        .route("/staff/reports", get(staff::reports))
+        .route("/staff/reports/{id}/resolve", post(staff::resolve))
+        .route("/staff/reviews/{id}/remove", get(staff::review_removal_form).post(staff::remove_review))
 }
 
 /// Renders a template, turning a template failure into a logged 500.

@@ -16,6 +16,8 @@ pub(crate) struct Layout {
     pub categories: Vec<(&'static str, &'static str)>,
     /// Shows the buyer's links (cart, orders, messages).
     pub signed_in: bool,
+    /// Shows the staff console's link (the viewer is staff).
+    pub staff: bool,
 }
 
 impl Layout {
@@ -27,7 +29,14 @@ impl Layout {
             favicon: assets::url("favicon.svg"),
             categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
             signed_in: super::nav::signed_in(),
+            staff: super::viewer_is_staff(),
         }
+    }
+
+    /// The layout of a staff console page (with the console's link).
+    pub(crate) fn staff(mut self) -> Self {
+        self.staff = true;
+        self
     }
 }
 
