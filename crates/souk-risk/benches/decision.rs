@@ -39,7 +39,8 @@ fn decision(c: &mut Criterion) {
         b.iter(|| (model.score(std::hint::black_box(&row)), model.reasons(&row, 3)));
     });
 
-    let mut schema = Schema::new().attribute("risk_score", AttributeType::Number).attribute("email", AttributeType::Text);
+    let mut schema =
+        Schema::new().attribute("risk_score", AttributeType::Number).attribute("email", AttributeType::Text);
     for n in &names {
         schema = schema.attribute(n, AttributeType::Number);
     }
@@ -48,16 +49,24 @@ fn decision(c: &mut Criterion) {
         .map(|i| {
             let text = match i % 4 {
                 0 => format!("block if :risk_score: > {} and :f{}: > 90", 70 + i % 30, i % FEATURES),
-                1 => format!("review if :f{}: >= :f{}: and not :new_device:", i % FEATURES, (i + 1) % FEATURES),
+                1 => {
+                    format!("review if :f{}: >= :f{}: and not :new_device:", i % FEATURES, (i + 1) % FEATURES)
+                }
                 2 => "review if :email: in @blocked_emails or :email: in ('a@x.io', 'b@y.io')".to_owned(),
-                _ => format!("step_up if (:f{}: < 5 or :f{}: > 95) and :risk_score: > 40", i % FEATURES, (i + 3) % FEATURES),
+                _ => format!(
+                    "step_up if (:f{}: < 5 or :f{}: > 95) and :risk_score: > 40",
+                    i % FEATURES,
+                    (i + 3) % FEATURES
+                ),
             };
             Rule::parse(&format!("r{i}"), &text, Mode::Active, &schema).unwrap()
         })
         .collect();
     let set = RuleSet::new(rules);
-    let lists: HashMap<String, HashSet<String>> =
-        HashMap::from([("blocked_emails".to_owned(), (0..1000).map(|i| format!("bad{i}@example.com")).collect())]);
+    let lists: HashMap<String, HashSet<String>> = HashMap::from([(
+        "blocked_emails".to_owned(),
+        (0..1000).map(|i| format!("bad{i}@example.com")).collect(),
+    )]);
     c.bench_function("decision: features + model + 100 rules", |b| {
         b.iter(|| {
             let mut f = schema.features();

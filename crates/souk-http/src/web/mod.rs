@@ -79,27 +79,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/messages/{id}", get(inbox::conversation).post(inbox::reply))
         .route("/messages/{id}/report/{message}", post(inbox::report))
         .merge(seller_routes())
-        .layer(axum::middleware::from_fn(viewer))
-}
-
-tokio::task_local! {
-    /// Whether the person viewing the page is staff (the layout shows the console's link).
-    static VIEWER_IS_STAFF: bool;
-}
-
-/// Makes the viewer's kind known to the layouts built while answering this request.
-async fn viewer(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let staff = req
-        .extensions()
-        .get::<crate::middleware::auth::CurrentSession>()
-        .and_then(|c| c.0.as_ref())
-        .is_some_and(|s| s.principal.is_staff());
-    VIEWER_IS_STAFF.scope(staff, next.run(req)).await
-}
-
-/// Whether the page being built is for staff (false outside a page request).
-pub(crate) fn viewer_is_staff() -> bool {
-    VIEWER_IS_STAFF.try_with(|s| *s).unwrap_or(false)
 }
 
 /// The seller hub and the staff console. Uploads (multipart forms) take the upload limit.

@@ -1,6 +1,6 @@
-//! Whether the person viewing a page is signed in, for the layout's navigation (Cart,
-//! Orders, Messages): set once per request from the session the auth middleware found, read
-//! by `Layout::new`, so no page handler has to pass it along.
+//! Who is viewing a page, for the layout's navigation (Cart, Orders, Messages when signed
+//! in; Console for staff): set once per request from the session the auth middleware found,
+//! read by `Layout::new`, so no page handler has to pass it along.
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -8,17 +8,30 @@ use axum::response::Response;
 
 use crate::middleware::auth::CurrentSession;
 
-tokio::task_local! {
-    static SIGNED_IN: bool;
+#[derive(Clone, Copy)]
+struct Viewer {
+    signed_in: bool,
+    staff: bool,
 }
 
-/// Middleware: runs the request with the signed-in flag set.
+tokio::task_local! {
+    static VIEWER: Viewer;
+}
+
+/// Middleware: runs the request with the viewer known.
 pub(crate) async fn mark(req: Request, next: Next) -> Response {
-    let signed_in = req.extensions().get::<CurrentSession>().is_some_and(|c| c.0.is_some());
-    SIGNED_IN.scope(signed_in, next.run(req)).await
+    let session = req.extensions().get::<CurrentSession>().and_then(|c| c.0.as_ref());
+    let viewer =
+        Viewer { signed_in: session.is_some(), staff: session.is_some_and(|s| s.principal.is_staff()) };
+    VIEWER.scope(viewer, next.run(req)).await
 }
 
 /// Whether this request carries a session (false outside a request).
 pub(crate) fn signed_in() -> bool {
-    SIGNED_IN.try_with(|s| *s).unwrap_or(false)
+    VIEWER.try_with(|v| v.signed_in).unwrap_or(false)
+}
+
+/// Whether the viewer is staff (false outside a request).
+pub(crate) fn staff() -> bool {
+    VIEWER.try_with(|v| v.staff).unwrap_or(false)
 }

@@ -29,7 +29,7 @@ impl Layout {
             favicon: assets::url("favicon.svg"),
             categories: Category::ALL.iter().map(|c| (c.slug(), c.label())).collect(),
             signed_in: super::nav::signed_in(),
-            staff: super::viewer_is_staff(),
+            staff: super::nav::staff(),
         }
     }
 
