@@ -85,6 +85,10 @@ struct CredentialFile {
     /// Operation names: tokenize, read_card, forget, authorize, complete_challenge, capture,
     /// void, refund, status.
     operations: Vec<String>,
+    /// The client certificate name (`souk vault certs` issues `marketplace`) the credential
+    /// is accepted from; unset, any certificate from the vault CA may present it.
+    #[serde(default)]
+    client: Option<String>,
 }
 
 /// vault.toml. Relative paths are relative to the file's directory.
@@ -184,7 +188,11 @@ async fn serve(file: &Path) -> anyhow::Result<()> {
                         .with_context(|| format!("credential {:?}: no operation {o:?}", c.name))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            Ok(Credential::new(&c.name, &c.token_sha256, ops)?)
+            let credential = Credential::new(&c.name, &c.token_sha256, ops)?;
+            Ok(match &c.client {
+                Some(client) => credential.for_client(client),
+                None => credential,
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if credentials.is_empty() {
@@ -301,6 +309,7 @@ fn certs(dir: &Path, hosts: &[String], listen: SocketAddr) -> anyhow::Result<()>
          # let it erase cards.\n\
          [[credentials]]\n\
          name = \"marketplace\"\n\
+         client = \"marketplace\"\n\
          token_sha256 = \"{hash}\"\n\
          operations = [{ops}]\n",
         file = dir.join("vault.toml").display(),

@@ -53,6 +53,14 @@ impl VaultCa {
         Ok(Self { cert_pem, key_pem, issuer })
     }
 
+    /// The CA written earlier (its certificate and key, PEM), to issue more certificates.
+    pub fn from_pem(cert_pem: &str, key_pem: SecretString) -> Result<Self, VaultError> {
+        use secrecy::ExposeSecret as _;
+        let key = KeyPair::from_pem(key_pem.expose_secret()).map_err(|e| rcgen_error(&e))?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| rcgen_error(&e))?;
+        Ok(Self { cert_pem: cert_pem.to_owned(), key_pem, issuer })
+    }
+
     fn issue(
         &self,
         names: Vec<String>,
@@ -79,13 +87,16 @@ impl VaultCa {
         self.issue(hosts.to_vec(), cn, ExtendedKeyUsagePurpose::ServerAuth, now)
     }
 
-    /// A client certificate for the caller `name` (e.g. `marketplace`).
+    /// A client certificate for the caller `name` (e.g. `marketplace`): its one
+    /// subject alternative name is [`client_san`]`(name)`.
     pub fn issue_client(&self, name: &str, now: OffsetDateTime) -> Result<Issued, VaultError> {
-        self.issue(
-            vec![format!("{name}.vault-client.invalid")],
-            name,
-            ExtendedKeyUsagePurpose::ClientAuth,
-            now,
-        )
+        self.issue(vec![client_san(name)], name, ExtendedKeyUsagePurpose::ClientAuth, now)
     }
+}
+
+/// The DNS name a client certificate for `name` carries; a credential bound to the client
+/// `name` is accepted only over a connection authenticated by such a certificate.
+#[must_use]
+pub fn client_san(name: &str) -> String {
+    format!("{name}.vault-client.invalid")
 }

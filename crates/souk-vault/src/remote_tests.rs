@@ -65,7 +65,8 @@ async fn setup() -> Setup {
     let other = Credential::generate_token(&OsEntropy::new());
     let credentials = vec![
         Credential::new("marketplace", &Credential::hash_token(&token), MARKETPLACE_OPERATIONS.to_vec())
-            .unwrap(),
+            .unwrap()
+            .for_client("marketplace"),
         Credential::new("reader", &Credential::hash_token(&other), vec![VaultOperation::ReadCard]).unwrap(),
     ];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -131,6 +132,21 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
         )
         .await;
     assert!(matches!(bad, Err(VaultError::InvalidCard(payments_card::CardError::Luhn))), "{bad:?}");
+    // Rate limits apply per actor, as in-process (tokenize: a burst of 5).
+    let burst = CallContext::new("account:burst");
+    for i in 0..6 {
+        let r = vault
+            .tokenize(&burst, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030 })
+            .await;
+        if i < 5 {
+            assert!(r.is_ok(), "{r:?}");
+        } else {
+            assert!(
+                matches!(r, Err(VaultError::RateLimited { retry_after_secs }) if retry_after_secs > 0),
+                "{r:?}"
+            );
+        }
+    }
     // `forget` is not granted to the marketplace credential: refused and audited.
     assert!(matches!(vault.forget(&ctx, &card.token).await, Err(VaultError::Refused(_))));
     let events = s.audit.events();
@@ -149,6 +165,13 @@ async fn wrong_credentials_client_certificates_and_cas_are_refused() {
         Err(VaultError::Refused(_))
     ));
     assert!(s.audit.events().iter().any(|e| e.actor == "credential:none" && e.result == "unauthenticated"));
+
+    // The marketplace's credential from another client's certificate (same CA): refused.
+    let reader_cert = s.ca.issue_client("reader", now()).unwrap();
+    let borrowed = remote(&s, &s.ca.cert_pem, &reader_cert, &s.token);
+    let r = borrowed.card(&ctx, &CardToken::parse(&format!("vt_{}", "d".repeat(32))).unwrap()).await;
+    assert!(matches!(r, Err(VaultError::Refused(_))), "{r:?}");
+    assert!(s.audit.events().iter().any(|e| e.result == "wrong_client_certificate"));
 
     // A client certificate from another CA: the handshake fails, nothing is called.
     let other_ca = VaultCa::generate("another CA", now()).unwrap();

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -18,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,6 +50,9 @@ pub struct Credential {
     pub name: String,
     token_sha256: [u8; 32],
     pub operations: Vec<VaultOperation>,
+    /// When set, the credential is accepted only from a connection whose client certificate
+    /// was issued for this client name ([`crate::pki::client_san`]).
+    pub client: Option<String>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -100,7 +104,23 @@ impl Credential {
                 *out = ((hi - b'a') << 4) | (lo - b'a');
             }
         }
-        Ok(Self { name, token_sha256: hash, operations })
+        Ok(Self { name, token_sha256: hash, operations, client: None })
+    }
+
+    /// Binds the credential to one client certificate name.
+    #[must_use]
+    pub fn for_client(mut self, client: impl Into<String>) -> Self {
+        self.client = Some(client.into());
+        self
+    }
+
+    /// Whether `peer` (the connection's client certificate) may present this credential.
+    fn admits(&self, peer: Option<&CertificateDer<'static>>) -> bool {
+        let Some(client) = &self.client else { return true };
+        let Some(peer) = peer else { return false };
+        let Ok(name) = ServerName::try_from(crate::pki::client_san(client)) else { return false };
+        rustls::server::ParsedCertificate::try_from(peer)
+            .is_ok_and(|cert| rustls::client::verify_server_name(&cert, &name).is_ok())
     }
 
     /// A new random bearer token (256 bits, `svt_` and letters).
@@ -149,6 +169,10 @@ pub fn server_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// The client certificate the connection was authenticated with.
+#[derive(Debug)]
+struct PeerCertificate(Option<CertificateDer<'static>>);
 
 struct Shared {
     vault: Arc<dyn VaultClient>,
@@ -217,6 +241,9 @@ pub fn serve(
                         return;
                     }
                 };
+                let peer_cert =
+                    PeerCertificate(tls.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned());
+                let app = app.layer(Extension(Arc::new(peer_cert)));
                 let builder = auto::Builder::new(TokioExecutor::new());
                 if let Err(e) =
                     builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app)).await
@@ -303,6 +330,7 @@ fn token(t: &str) -> Result<CardToken, WireError> {
 
 async fn handle(
     State(s): State<Arc<Shared>>,
+    Extension(peer): Extension<Arc<PeerCertificate>>,
     Path(operation): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -314,6 +342,10 @@ async fn handle(
         s.audit_refusal(op, "credential:none".into(), "unauthenticated");
         return refuse(&WireError::Unauthenticated);
     };
+    if !credential.admits(peer.0.as_ref()) {
+        s.audit_refusal(op, format!("credential:{}", credential.name), "wrong_client_certificate");
+        return refuse(&WireError::Unauthenticated);
+    }
     if !credential.operations.contains(&op) {
         s.audit_refusal(op, format!("credential:{}", credential.name), "forbidden");
         return refuse(&WireError::Forbidden { operation: op.name().to_owned() });

@@ -209,6 +209,23 @@ async fn the_vault_runs_as_its_own_process_behind_mutual_tls() {
     assert!(audit.contains(r#""actor":"marketplace/account:7""#));
     assert!(!audit.contains(PAN), "the audit log holds no card number");
 
+    // The marketplace's token over another client's certificate from the same CA: 401, audited.
+    let ca =
+        VaultCa::from_pem(&read(&dir, "vault-ca.pem"), SecretString::from(read(&dir, "vault-ca-key.pem")))
+            .unwrap();
+    let now = souk_domain::Clock::now(&souk_domain::SystemClock).to_datetime().unwrap();
+    let other = ca.issue_client("reports", now).unwrap();
+    let other_key = secrecy::ExposeSecret::expose_secret(&other.key_pem).to_owned();
+    let res = raw(&dir, Some((&other.cert_pem, &other_key)))
+        .post(url("read_card"))
+        .header("authorization", &bearer)
+        .json(&serde_json::json!({"ctx": {"actor": "t"}, "token": card.token.as_str()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert!(read(&dir, "vault-audit.jsonl").contains(r#""result":"wrong_client_certificate""#));
+
     // No client certificate: the handshake fails. One from another CA: likewise.
     let anonymous = raw(&dir, None);
     let r = anonymous
@@ -218,7 +235,6 @@ async fn the_vault_runs_as_its_own_process_behind_mutual_tls() {
         .send()
         .await;
     assert!(r.is_err(), "{r:?}");
-    let now = souk_domain::Clock::now(&souk_domain::SystemClock).to_datetime().unwrap();
     let stranger = VaultCa::generate("another CA", now).unwrap().issue_client("marketplace", now).unwrap();
     let foreign =
         raw(&dir, Some((&stranger.cert_pem, secrecy::ExposeSecret::expose_secret(&stranger.key_pem))));
