@@ -47,7 +47,9 @@ fn souk() -> Command {
     cmd
 }
 
-fn start(dir: &Path) -> Vault {
+/// Issues the certificates into `dir`, points the vault at `database` (URL and schema;
+/// default: SQLite in `dir`) and starts `souk vault serve`.
+fn start(dir: &Path, database: Option<(&str, &str)>) -> Vault {
     let out = souk().args(["vault", "certs", "--listen", "127.0.0.1:0", "--dir"]).arg(dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for key in ["vault-ca-key.pem", "vault-server-key.pem", "marketplace-key.pem", "marketplace.credential"] {
@@ -57,6 +59,14 @@ fn start(dir: &Path) -> Vault {
     }
     let again = souk().args(["vault", "certs", "--dir"]).arg(dir).output().unwrap();
     assert!(!again.status.success(), "certs never overwrite");
+    if let Some((url, schema)) = database {
+        let toml = read(dir, "vault.toml").replacen(
+            "connector = \"simulator\"\n",
+            &format!("connector = \"simulator\"\ndatabase_url = {url:?}\ndatabase_schema = {schema:?}\n"),
+            1,
+        );
+        std::fs::write(dir.join("vault.toml"), toml).unwrap();
+    }
     let mut child = souk()
         .args(["vault", "serve", "--vault-config"])
         .arg(dir.join("vault.toml"))
@@ -124,8 +134,42 @@ fn eur(minor: i64) -> Money {
 #[tokio::test]
 async fn the_vault_runs_as_its_own_process_behind_mutual_tls() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("vault");
-    let mut vault = start(&dir);
+    exercise(&tmp.path().join("vault"), None).await;
+    assert!(tmp.path().join("vault/vault.db").exists(), "SQLite by default, in the vault's directory");
+}
+
+#[expect(clippy::disallowed_methods, reason = "the test harness's own switch, not a server setting")]
+fn postgres_url() -> Option<String> {
+    std::env::var("SOUK_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+}
+
+#[tokio::test]
+async fn the_vault_process_on_postgresql() {
+    use sqlx::Connection as _;
+    let Some(url) = postgres_url() else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+        return;
+    };
+    let schema = format!("souk_vault_it_{}", uuid::Uuid::new_v4().simple());
+    let tmp = tempfile::tempdir().unwrap();
+    exercise(&tmp.path().join("vault"), Some((&url, &schema))).await;
+    assert!(!tmp.path().join("vault/vault.db").exists());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let cards: i64 =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {schema}.vault_cards")))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(cards >= 2, "{cards}");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn exercise(dir: &Path, database: Option<(&str, &str)>) {
+    let dir = dir.to_owned();
+    let mut vault = start(&dir, database);
     let (cert, key, credential) = (
         read(&dir, "marketplace.pem"),
         read(&dir, "marketplace-key.pem"),
