@@ -186,3 +186,20 @@ async fn wrong_credentials_client_certificates_and_cas_are_refused() {
     assert!(matches!(r, Err(VaultError::Transport(_))), "{r:?}");
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_presenting_many_wrong_credentials_is_locked_out() {
+    let s = setup().await;
+    let ctx = CallContext::new("account:3");
+    let t = CardToken::parse(&format!("vt_{}", "e".repeat(32))).unwrap();
+    let wrong = remote(&s, &s.ca.cert_pem, &s.client, &SecretString::from("svt_guess"));
+    for _ in 0..20 {
+        assert!(matches!(wrong.card(&ctx, &t).await, Err(VaultError::Refused(_))));
+    }
+    assert!(matches!(wrong.card(&ctx, &t).await, Err(VaultError::RateLimited { retry_after_secs: 60 })));
+    // Locked out: even the right credential waits (the vault's clock stands still here).
+    let right = remote(&s, &s.ca.cert_pem, &s.client, &s.token);
+    assert!(matches!(right.card(&ctx, &t).await, Err(VaultError::RateLimited { .. })));
+    assert!(s.audit.events().iter().any(|e| e.result == "locked_out" && e.actor == "address:127.0.0.1"));
+    s.running.stop().await;
+}

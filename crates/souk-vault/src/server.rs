@@ -1,10 +1,12 @@
 //! The vault as its own process (`souk vault serve`): an HTTPS listener that requires TLS
 //! 1.3 with a client certificate issued by the vault's CA, then a scoped bearer credential
 //! per request, and serves exactly the [`VaultClient`] operations as JSON ([`crate::wire`]).
-//! Every refusal of a credential is audited like a refused operation.
+//! Every refusal of a credential is audited like a refused operation, and an address that
+//! presents too many refused credentials is locked out for a minute.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Extension;
@@ -13,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
@@ -40,6 +42,8 @@ use crate::wire::{
 
 /// The largest request body the vault reads.
 const BODY_LIMIT: usize = 16 * 1024;
+/// How long a client has to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -170,15 +174,53 @@ pub fn server_tls(ca_pem: &[u8], cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<
     Ok(Arc::new(config))
 }
 
-/// The client certificate the connection was authenticated with.
+/// Who is on the other end of a connection: its address and the client certificate it
+/// was authenticated with.
 #[derive(Debug)]
-struct PeerCertificate(Option<CertificateDer<'static>>);
+struct Peer {
+    addr: SocketAddr,
+    cert: Option<CertificateDer<'static>>,
+}
+
+/// Refused credentials per client address in the current window; past
+/// [`MAX_REFUSALS`] every request from the address is refused until the window ends.
+#[derive(Debug, Default)]
+struct Refusals {
+    by_ip: Mutex<HashMap<IpAddr, (i64, u32)>>,
+}
+
+/// Refused credentials an address may present per [`REFUSAL_WINDOW_MICROS`].
+const MAX_REFUSALS: u32 = 20;
+const REFUSAL_WINDOW_MICROS: i64 = 60_000_000;
+
+impl Refusals {
+    /// Seconds until `ip` may try again, if it is locked out at `now`.
+    fn locked(&self, ip: IpAddr, now: i64) -> Option<u64> {
+        let by_ip = self.by_ip.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (start, count) = by_ip.get(&ip).copied()?;
+        let left = start + REFUSAL_WINDOW_MICROS - now;
+        (count >= MAX_REFUSALS && left > 0).then(|| u64::try_from(left).unwrap_or(1).div_ceil(1_000_000))
+    }
+
+    fn note(&self, ip: IpAddr, now: i64) {
+        let mut by_ip = self.by_ip.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if by_ip.len() > 10_000 {
+            by_ip.retain(|_, (start, _)| *start + REFUSAL_WINDOW_MICROS > now);
+        }
+        let entry = by_ip.entry(ip).or_insert((now, 0));
+        if entry.0 + REFUSAL_WINDOW_MICROS <= now {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
 
 struct Shared {
     vault: Arc<dyn VaultClient>,
     audit: Arc<dyn VaultAuditSink>,
     clock: Arc<dyn Clock>,
     credentials: Vec<Credential>,
+    refusals: Refusals,
 }
 
 /// A running vault listener.
@@ -208,7 +250,7 @@ pub fn serve(
     credentials: Vec<Credential>,
 ) -> Result<RunningVaultServer, VaultError> {
     let addr = listener.local_addr().map_err(|e| VaultError::Config(format!("listener: {e}")))?;
-    let shared = Arc::new(Shared { vault, audit, clock, credentials });
+    let shared = Arc::new(Shared { vault, audit, clock, credentials, refusals: Refusals::default() });
     let app = Router::new()
         .route("/v1/{operation}", axum::routing::post(handle))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -241,10 +283,14 @@ pub fn serve(
                         return;
                     }
                 };
-                let peer_cert =
-                    PeerCertificate(tls.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned());
-                let app = app.layer(Extension(Arc::new(peer_cert)));
-                let builder = auto::Builder::new(TokioExecutor::new());
+                let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned();
+                let app = app.layer(Extension(Arc::new(Peer { addr: peer, cert })));
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(64 * 1024);
                 if let Err(e) =
                     builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app)).await
                 {
@@ -330,7 +376,7 @@ fn token(t: &str) -> Result<CardToken, WireError> {
 
 async fn handle(
     State(s): State<Arc<Shared>>,
-    Extension(peer): Extension<Arc<PeerCertificate>>,
+    Extension(peer): Extension<Arc<Peer>>,
     Path(operation): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -338,11 +384,18 @@ async fn handle(
     let Some(op) = VaultOperation::from_name(&operation) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let (ip, now) = (peer.addr.ip(), s.clock.now().as_micros());
+    if let Some(retry_after_secs) = s.refusals.locked(ip, now) {
+        s.audit_refusal(op, format!("address:{ip}"), "locked_out");
+        return refuse(&WireError::RateLimited { retry_after_secs });
+    }
     let Some(credential) = s.credential(&headers) else {
+        s.refusals.note(ip, now);
         s.audit_refusal(op, "credential:none".into(), "unauthenticated");
         return refuse(&WireError::Unauthenticated);
     };
-    if !credential.admits(peer.0.as_ref()) {
+    if !credential.admits(peer.cert.as_ref()) {
+        s.refusals.note(ip, now);
         s.audit_refusal(op, format!("credential:{}", credential.name), "wrong_client_certificate");
         return refuse(&WireError::Unauthenticated);
     }
