@@ -48,12 +48,26 @@ pub(crate) enum VaultAction {
         #[arg(long, default_value = "127.0.0.1:7443")]
         listen: SocketAddr,
     },
+    /// Issue another client certificate and credential from the vault CA in DIR, and print
+    /// the `[[credentials]]` entry to add to vault.toml.
+    Client {
+        #[arg(long, value_name = "DIR", default_value = "vault")]
+        dir: PathBuf,
+        /// The client's name (letters, digits and dashes).
+        #[arg(long)]
+        name: String,
+        /// An operation it may call (repeat): tokenize, read_card, forget, authorize,
+        /// complete_challenge, capture, void, refund, status.
+        #[arg(long = "operation", required = true)]
+        operations: Vec<String>,
+    },
 }
 
 /// Runs `souk vault …`; returns the exit code.
 pub(crate) fn run(action: VaultAction) -> ExitCode {
     let result = match action {
         VaultAction::Certs { dir, hosts, listen } => certs(&dir, &hosts, listen),
+        VaultAction::Client { dir, name, operations } => client(&dir, &name, &operations),
         VaultAction::Serve { file } => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
@@ -334,5 +348,41 @@ fn certs(dir: &Path, hosts: &[String], listen: SocketAddr) -> anyhow::Result<()>
         "The marketplace needs vault-ca.pem, marketplace.pem, marketplace-key.pem and marketplace.credential."
     );
     println!("Move vault-ca-key.pem offline: it is needed only to issue new certificates.");
+    Ok(())
+}
+
+/// `souk vault client`: one more client certificate and credential from the vault CA.
+fn client(dir: &Path, name: &str, operations: &[String]) -> anyhow::Result<()> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        bail!("a client name has letters, digits and dashes only");
+    }
+    for o in operations {
+        VaultOperation::from_name(o).with_context(|| format!("no vault operation {o:?}"))?;
+    }
+    let files = [format!("{name}.pem"), format!("{name}-key.pem"), format!("{name}.credential")];
+    if let Some(f) = files.iter().find(|f| dir.join(f).exists()) {
+        bail!("{} exists; pick another client name", dir.join(f).display());
+    }
+    let key_path = dir.join("vault-ca-key.pem");
+    if readable_by_others(&key_path) {
+        bail!("{} is readable by other users; run `chmod 600 {}`", key_path.display(), key_path.display());
+    }
+    let cert_pem = fs::read_to_string(dir.join("vault-ca.pem")).context("cannot read vault-ca.pem")?;
+    let key_pem = fs::read_to_string(&key_path).context("cannot read vault-ca-key.pem (is it offline?)")?;
+    let ca = VaultCa::from_pem(&cert_pem, SecretString::from(key_pem))?;
+    let now = SystemClock.now().to_datetime().context("the system clock is out of range")?;
+    let issued = ca.issue_client(name, now)?;
+    let token = Credential::generate_token(&OsEntropy::new());
+    write_new(&dir.join(format!("{name}-key.pem")), issued.key_pem.expose_secret(), 0o600)?;
+    write_new(&dir.join(format!("{name}.credential")), &format!("{}\n", token.expose_secret()), 0o600)?;
+    write_new(&dir.join(format!("{name}.pem")), &issued.cert_pem, 0o644)?;
+    let ops: Vec<String> = operations.iter().map(|o| format!("{o:?}")).collect();
+    eprintln!("Wrote {name}.pem, {name}-key.pem and {name}.credential to {}.", dir.display());
+    eprintln!("Add this to vault.toml and restart the vault:");
+    println!(
+        "\n[[credentials]]\nname = {name:?}\nclient = {name:?}\ntoken_sha256 = \"{}\"\noperations = [{}]",
+        Credential::hash_token(&token),
+        ops.join(", ")
+    );
     Ok(())
 }

@@ -59,6 +59,16 @@ fn start(dir: &Path, database: Option<(&str, &str)>) -> Vault {
     }
     let again = souk().args(["vault", "certs", "--dir"]).arg(dir).output().unwrap();
     assert!(!again.status.success(), "certs never overwrite");
+    // A second client that may only forget cards (erasure), added as the command says.
+    let out = souk()
+        .args(["vault", "client", "--name", "eraser", "--operation", "forget", "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut toml = read(dir, "vault.toml");
+    toml.push_str(&String::from_utf8(out.stdout).unwrap());
+    std::fs::write(dir.join("vault.toml"), toml).unwrap();
     if let Some((url, schema)) = database {
         let toml = read(dir, "vault.toml").replacen(
             "connector = \"simulator\"\n",
@@ -160,7 +170,7 @@ async fn the_vault_process_on_postgresql() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert!(cards >= 2, "{cards}");
+    assert_eq!(cards, 1, "one card left after the eraser forgot the first");
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut conn)
         .await
@@ -297,6 +307,18 @@ async fn exercise(dir: &Path, database: Option<(&str, &str)>) {
         &credential,
     );
     assert!(matches!(via_client.card(&ctx, &card.token).await, Err(VaultError::Transport(_))));
+
+    // The eraser may forget the card (and nothing else); it is gone afterwards.
+    let eraser = remote(
+        vault.port,
+        &dir,
+        &read(&dir, "eraser.pem"),
+        &read(&dir, "eraser-key.pem"),
+        &read(&dir, "eraser.credential"),
+    );
+    assert!(matches!(eraser.card(&ctx, &card.token).await, Err(VaultError::Refused(_))));
+    eraser.forget(&ctx, &card.token).await.unwrap();
+    assert!(matches!(client.card(&ctx, &card.token).await, Err(VaultError::UnknownToken)));
 
     // The vault's logs hold no card number either; it stops on SIGTERM.
     let _ = Command::new("kill").arg("-TERM").arg(vault.child.id().to_string()).status();
