@@ -169,6 +169,32 @@ impl VaultAuditSink for JsonLinesAudit {
     }
 }
 
+/// The credentials of vault.toml, checked: known operations, distinct names and tokens.
+fn credentials(list: &[CredentialFile]) -> anyhow::Result<Vec<Credential>> {
+    for (i, c) in list.iter().enumerate() {
+        if list.iter().skip(i + 1).any(|d| d.name == c.name || d.token_sha256 == c.token_sha256) {
+            bail!("credential {:?}: another credential has the same name or token", c.name);
+        }
+    }
+    list.iter()
+        .map(|c| {
+            let ops = c
+                .operations
+                .iter()
+                .map(|o| {
+                    VaultOperation::from_name(o)
+                        .with_context(|| format!("credential {:?}: no operation {o:?}", c.name))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let credential = Credential::new(&c.name, &c.token_sha256, ops)?;
+            Ok(match &c.client {
+                Some(client) => credential.for_client(client),
+                None => credential,
+            })
+        })
+        .collect()
+}
+
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -190,25 +216,7 @@ async fn serve(file: &Path) -> anyhow::Result<()> {
             server_key.display()
         );
     }
-    let credentials = config
-        .credentials
-        .iter()
-        .map(|c| {
-            let ops = c
-                .operations
-                .iter()
-                .map(|o| {
-                    VaultOperation::from_name(o)
-                        .with_context(|| format!("credential {:?}: no operation {o:?}", c.name))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let credential = Credential::new(&c.name, &c.token_sha256, ops)?;
-            Ok(match &c.client {
-                Some(client) => credential.for_client(client),
-                None => credential,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let credentials = credentials(&config.credentials)?;
     if credentials.is_empty() {
         bail!("{} lists no credentials: nobody could call the vault", file.display());
     }
