@@ -401,3 +401,80 @@ impl From<WireError> for VaultError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use souk_domain::Currency;
+
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::EUR)
+    }
+
+    fn through_json<T: Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        serde_json::from_slice(&serde_json::to_vec(value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn outcomes_and_errors_cross_the_wire_unchanged() {
+        let p = || PaymentId::new("pay_1");
+        let mut outcomes = vec![
+            Outcome::Authorized { payment: p(), amount: eur(100) },
+            Outcome::ChallengeRequired { payment: p(), challenge: ChallengeId::new("ch_1") },
+            Outcome::Captured { payment: p(), amount: eur(50), total: eur(100) },
+            Outcome::Voided { payment: p() },
+            Outcome::Refunded { payment: p(), refund: RefundId::new("re_1"), amount: eur(5), total: eur(5) },
+        ];
+        outcomes.extend(DECLINES.iter().map(|&reason| Outcome::Declined { reason }));
+        for o in outcomes {
+            assert_eq!(Outcome::from(through_json(&WireOutcome::from(o.clone()))), o);
+            let status = OperationStatus::Completed(o);
+            assert_eq!(OperationStatus::from(through_json(&WireStatus::from(status.clone()))), status);
+        }
+        let connector = [
+            ConnectorError::Processing,
+            ConnectorError::Timeout,
+            ConnectorError::IdempotencyKeyReused,
+            ConnectorError::UnknownPayment,
+            ConnectorError::UnknownChallenge,
+            ConnectorError::InvalidState("captured"),
+            ConnectorError::InvalidAmount,
+            ConnectorError::AmountExceeds { available: eur(7) },
+        ];
+        for c in connector {
+            let back = VaultError::from(through_json(&WireError::from(&VaultError::Connector(c.clone()))));
+            assert!(matches!(&back, VaultError::Connector(b) if *b == c), "{back:?}");
+            let status = OperationStatus::Failed(c);
+            assert_eq!(OperationStatus::from(through_json(&WireStatus::from(status.clone()))), status);
+        }
+        let cards = [
+            CardError::NotDigits,
+            CardError::Length,
+            CardError::UnknownBrand,
+            CardError::LengthForBrand(Brand::Amex),
+            CardError::Luhn,
+            CardError::Cvc(4),
+            CardError::ExpiryFormat,
+            CardError::Expired,
+        ];
+        for c in cards {
+            let back = VaultError::from(through_json(&WireError::from(&VaultError::InvalidCard(c))));
+            assert!(matches!(&back, VaultError::InvalidCard(b) if *b == c), "{back:?}");
+        }
+        let limited = VaultError::from(through_json(&WireError::from(&VaultError::RateLimited {
+            retry_after_secs: 9,
+        })));
+        assert!(matches!(limited, VaultError::RateLimited { retry_after_secs: 9 }));
+        // Internal details never cross: keys, database and configuration say `internal`.
+        let internal =
+            serde_json::to_string(&WireError::from(&VaultError::Database("secret detail".into()))).unwrap();
+        assert_eq!(internal, r#"{"error":"internal"}"#);
+        assert!(matches!(
+            VaultError::from(through_json(&WireError::from(&VaultError::Connector(ConnectorError::Unavailable(
+                "processor key abc".into()
+            ))))),
+            VaultError::Connector(ConnectorError::Unavailable(m)) if !m.contains("abc")
+        ));
+    }
+}

@@ -114,13 +114,22 @@ fn remote(port: u16, dir: &Path, cert: &str, key: &str, credential: &str) -> Rem
 
 /// A plain HTTPS client that trusts the vault CA, with or without a client certificate.
 fn raw(dir: &Path, identity: Option<(&str, &str)>) -> reqwest::Client {
+    raw_with(dir, identity, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`raw`], offering only `versions` of TLS.
+fn raw_with(
+    dir: &Path,
+    identity: Option<(&str, &str)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(read(dir, "vault-ca.pem").as_bytes()) {
         roots.add(ca.unwrap()).unwrap();
     }
     let builder =
         rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots);
     let mut tls = match identity {
@@ -279,6 +288,12 @@ async fn exercise(dir: &Path, database: Option<(&str, &str)>) {
         .unwrap();
     assert_eq!(res.status().as_u16(), 401);
     assert!(read(&dir, "vault-audit.jsonl").contains(r#""result":"wrong_client_certificate""#));
+
+    // TLS 1.2, even with the right certificate: the handshake fails.
+    let old = raw_with(&dir, Some((&cert, &key)), &[&rustls::version::TLS12]);
+    let r =
+        old.post(url("read_card")).header("authorization", &bearer).json(&serde_json::json!({})).send().await;
+    assert!(r.is_err(), "{r:?}");
 
     // No client certificate: the handshake fails. One from another CA: likewise.
     let anonymous = raw(&dir, None);
