@@ -34,6 +34,11 @@ fn now() -> OffsetDateTime {
 }
 
 async fn setup() -> Setup {
+    setup_with(Duration::ZERO).await
+}
+
+/// A vault whose processor takes `latency` per call.
+async fn setup_with(latency: Duration) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let keys = FileKeyProvider::new(dir.path().join("vault-keys"));
     keys.ensure(&OsEntropy::new()).unwrap();
@@ -42,7 +47,7 @@ async fn setup() -> Setup {
     let vault = InProcessVault::open(VaultConfig {
         database: VaultDatabase::sqlite_in(dir.path()),
         keys: Arc::new(keys),
-        connector: Arc::new(Simulator::new(SimulatorConfig::default(), Arc::new(SeededEntropy::new(9)))),
+        connector: Arc::new(Simulator::new(SimulatorConfig { latency }, Arc::new(SeededEntropy::new(9)))),
         clock: clock.clone(),
         entropy: Arc::new(OsEntropy::new()),
         audit: audit.clone(),
@@ -75,13 +80,23 @@ async fn setup() -> Setup {
 }
 
 fn remote(s: &Setup, ca_pem: &str, client: &Issued, token: &SecretString) -> RemoteVault {
+    remote_with(s, ca_pem, client, token, Duration::from_secs(10))
+}
+
+fn remote_with(
+    s: &Setup,
+    ca_pem: &str,
+    client: &Issued,
+    token: &SecretString,
+    timeout: Duration,
+) -> RemoteVault {
     RemoteVault::new(&RemoteVaultConfig {
         url: format!("https://localhost:{}", s.running.addr.port()),
         ca_pem: ca_pem.as_bytes().to_vec(),
         client_cert_pem: client.cert_pem.as_bytes().to_vec(),
         client_key_pem: client.key_pem.clone(),
         credential: token.clone(),
-        timeout: Duration::from_secs(10),
+        timeout,
         connect_timeout: Duration::from_secs(5),
     })
     .unwrap()
@@ -201,5 +216,36 @@ async fn an_address_presenting_many_wrong_credentials_is_locked_out() {
     let right = remote(&s, &s.ca.cert_pem, &s.client, &s.token);
     assert!(matches!(right.card(&ctx, &t).await, Err(VaultError::RateLimited { .. })));
     assert!(s.audit.events().iter().any(|e| e.result == "locked_out" && e.actor == "address:127.0.0.1"));
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_call_without_an_answer_is_an_unknown_outcome_that_status_resolves() {
+    let s = setup_with(Duration::from_millis(600)).await;
+    let ctx = CallContext::new("account:4");
+    let impatient = remote_with(&s, &s.ca.cert_pem, &s.client, &s.token, Duration::from_millis(200));
+    let n = "5555555555554444";
+    let card = remote(&s, &s.ca.cert_pem, &s.client, &s.token)
+        .tokenize(&ctx, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030 })
+        .await
+        .unwrap();
+    let k = IdempotencyKey::new("slow-1").unwrap();
+    let request = AuthorizeCard {
+        token: card.token,
+        cvc: Some(SecretString::from("123")),
+        amount: eur(700),
+        idempotency_key: k.clone(),
+        reference: "checkout-slow".into(),
+    };
+    let r = impatient.authorize(&ctx, request).await;
+    assert!(matches!(r, Err(VaultError::Connector(ConnectorError::Timeout))), "{r:?}");
+    // The vault finished the call although the caller hung up; status says what happened.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let patient = remote(&s, &s.ca.cert_pem, &s.client, &s.token);
+    let status = patient.status(&ctx, &k).await.unwrap();
+    assert!(matches!(status, OperationStatus::Completed(Outcome::Authorized { .. })), "{status:?}");
+    assert!(
+        s.audit.events().iter().any(|e| e.operation == VaultOperation::Authorize && e.result == "authorized")
+    );
     s.running.stop().await;
 }

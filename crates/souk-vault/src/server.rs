@@ -403,7 +403,14 @@ async fn handle(
         s.audit_refusal(op, format!("credential:{}", credential.name), "forbidden");
         return refuse(&WireError::Forbidden { operation: op.name().to_owned() });
     }
-    dispatch(&s, credential, op, &body).await.unwrap_or_else(|e| refuse(&e))
+    // The call runs on its own task: a caller that hangs up (its timeout) does not cancel
+    // a processor call halfway; it finishes, is audited, and `status` reports it.
+    let credential = credential.clone();
+    let call = tokio::spawn(async move { dispatch(&s, &credential, op, &body).await });
+    match call.await {
+        Ok(result) => result.unwrap_or_else(|e| refuse(&e)),
+        Err(_) => refuse(&WireError::Internal),
+    }
 }
 
 async fn dispatch(
