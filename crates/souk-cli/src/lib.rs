@@ -10,6 +10,7 @@ pub mod local_ca;
 mod logging;
 mod risk_admin;
 pub mod server;
+mod vault_admin;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,11 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// The card vault as its own process: `certs` to set it up, `serve` to run it.
+    Vault {
+        #[command(subcommand)]
+        action: vault_admin::VaultAction,
     },
     /// Inspect configuration.
     Config {
@@ -210,6 +216,8 @@ pub fn run() -> ExitCode {
         }
         // Offline work on files: no configuration or database needed.
         Command::Risk { action } => return risk(action),
+        // The vault reads its own configuration, never the marketplace's.
+        Command::Vault { action } => return vault_admin::run(action),
         Command::Serve
         | Command::Migrate
         | Command::Demo
@@ -268,7 +276,9 @@ pub fn run() -> ExitCode {
             Command::Audit { action } => audit(&config, action).await,
             Command::Ledger { action } => ledger(&config, action).await,
             Command::Admin { action } => admin(&config, action, &operator).await,
-            Command::Config { .. } | Command::Openapi | Command::Risk { .. } => Ok(()),
+            Command::Config { .. } | Command::Openapi | Command::Risk { .. } | Command::Vault { .. } => {
+                Ok(())
+            }
         }
     });
     match result {

@@ -39,6 +39,32 @@ impl VaultOperation {
             Self::Status => "vault.status",
         }
     }
+
+    /// Every operation.
+    pub const ALL: [Self; 9] = [
+        Self::Tokenize,
+        Self::ReadCard,
+        Self::Forget,
+        Self::Authorize,
+        Self::CompleteChallenge,
+        Self::Capture,
+        Self::Void,
+        Self::Refund,
+        Self::Status,
+    ];
+
+    /// The operation's short name (`tokenize`, `read_card`, …): its endpoint and the name a
+    /// remote vault credential grants it by.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        self.as_str().trim_start_matches("vault.")
+    }
+
+    /// The operation named `name` ([`Self::name`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.name() == name)
+    }
 }
 
 /// One vault operation, as recorded.

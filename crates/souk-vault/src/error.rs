@@ -31,6 +31,15 @@ pub enum VaultError {
     /// The vault is configured wrongly.
     #[error("vault configuration: {0}")]
     Config(String),
+    /// A remote vault refused the caller's credential or client certificate (wrong, missing,
+    /// or not granted this operation).
+    #[error("vault access refused: {0}")]
+    Refused(String),
+    /// A remote vault could not be reached, or answered something unreadable, before the
+    /// operation ran. (A payment call that may have run answers
+    /// [`ConnectorError::Timeout`] instead: ask `status`.)
+    #[error("vault transport: {0}")]
+    Transport(String),
 }
 
 impl From<souk_crypto::CryptoError> for VaultError {

@@ -154,7 +154,7 @@ fn outcome_label(outcome: &Result<Outcome, VaultError>) -> String {
     }
 }
 
-fn error_label(e: &VaultError) -> String {
+pub(crate) fn error_label(e: &VaultError) -> String {
     match e {
         VaultError::InvalidCard(_) => "invalid_card".into(),
         VaultError::UnknownToken => "unknown_token".into(),
@@ -176,6 +176,8 @@ fn error_label(e: &VaultError) -> String {
         VaultError::WrongKey | VaultError::Keys(_) => "error:keys".into(),
         VaultError::Database(_) => "error:database".into(),
         VaultError::Config(_) => "error:config".into(),
+        VaultError::Refused(_) => "refused".into(),
+        VaultError::Transport(_) => "error:transport".into(),
     }
 }
 

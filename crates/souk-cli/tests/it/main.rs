@@ -31,6 +31,7 @@ mod soft_passkey;
 mod staff;
 mod tls;
 mod trust;
+mod vault_process;
 
 use serde_json::Value;
 
