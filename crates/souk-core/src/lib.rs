@@ -16,6 +16,7 @@ pub mod mail;
 pub mod market;
 pub mod payments;
 pub mod staff;
+pub mod webhooks;
 
 use std::sync::Arc;
 
