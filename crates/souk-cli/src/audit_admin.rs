@@ -1,7 +1,7 @@
 //! `souk audit …`: verify the whole log against its signed checkpoints, prove one entry's
 //! inclusion, sign a checkpoint now, and export or re-check checkpoints for outside parties.
 
-use std::io::{BufRead as _, IsTerminal as _};
+use std::io::BufRead as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
@@ -14,18 +14,7 @@ use souk_core::audit;
 
 /// `souk audit verify`. Exits non-zero (through the error) when anything was found.
 pub async fn verify(souk: &Souk) -> anyhow::Result<()> {
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "verifying audit log [{bar:40}] {pos}/{len} entries ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(0, "verifying audit log [{bar:40}] {pos}/{len} entries ({eta} left)");
     let report = audit::verify(souk, |done, total| {
         bar.set_length(total);
         bar.set_position(done);

@@ -1,8 +1,6 @@
 //! `souk keys …`: master key status, rotation (online, resumable, with progress), retirement
 //! of unused versions, and generation of keys for the environment provider.
 
-use std::io::IsTerminal as _;
-
 use anyhow::{Context as _, bail};
 use secrecy::ExposeSecret as _;
 use souk_core::Souk;
@@ -14,16 +12,7 @@ use souk_store::keys as store;
 const BATCH: u32 = 500;
 
 fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(total)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(total, "{msg} [{bar:40}] {pos}/{len} ({eta} left)");
     bar.set_message(what.to_owned());
     bar
 }

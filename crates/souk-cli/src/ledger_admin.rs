@@ -1,26 +1,13 @@
 //! `souk ledger …`: check every invariant of the double-entry ledger (exit 1 naming each
 //! violation), and run a payout batch through the simulated bank.
 
-use std::io::IsTerminal as _;
-
 use anyhow::bail;
 use souk_core::Souk;
 use souk_core::payments;
 
 /// `souk ledger check`. Exits non-zero (through the error) when anything was found.
 pub async fn check(souk: &Souk) -> anyhow::Result<()> {
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "checking ledger [{bar:40}] {pos}/{len} transactions ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(0, "checking ledger [{bar:40}] {pos}/{len} transactions ({eta} left)");
     let report = payments::check(souk, |done, total| {
         bar.set_length(total);
         bar.set_position(done);

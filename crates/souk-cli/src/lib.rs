@@ -8,6 +8,7 @@ mod keys_admin;
 mod ledger_admin;
 pub mod local_ca;
 mod logging;
+mod progress;
 mod risk_admin;
 pub mod server;
 mod vault_admin;

@@ -1,7 +1,6 @@
 //! `souk risk train|evaluate`: learn a risk model from a labelled numeric CSV (an operator's
 //! history from another platform, or the marketplace's own export) and measure a model on one.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -18,23 +17,9 @@ pub struct TrainArgs {
     pub seed: u64,
 }
 
-fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(len)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
-}
-
 fn load(csv: &Path, label: &str, time: Option<&str>, columns: Columns<'_>) -> anyhow::Result<Dataset> {
     let file = std::fs::File::open(csv).with_context(|| format!("cannot open {}", csv.display()))?;
-    let reading = bar(0, "reading {pos} rows ({per_sec})");
+    let reading = crate::progress::bar(0, "reading {pos} rows ({per_sec})");
     let data = Dataset::from_csv(std::io::BufReader::new(file), label, time, columns, &mut |n| {
         reading.set_position(n);
     })
@@ -64,7 +49,7 @@ pub fn train_model(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let (train_set, valid) = data.split(0.8);
     let params = TrainParams { trees: args.trees, seed: args.seed, ..TrainParams::default() };
-    let trees = bar(args.trees as u64, "training [{bar:40}] {pos}/{len} trees {msg}");
+    let trees = crate::progress::bar(args.trees as u64, "training [{bar:40}] {pos}/{len} trees {msg}");
     let started = std::time::Instant::now();
     let model = train(&train_set, Some(&valid), &params, &mut |done, _, loss| {
         trees.set_position(done as u64);
