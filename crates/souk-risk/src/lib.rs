@@ -5,6 +5,7 @@
 
 pub mod model;
 pub mod rules;
+pub mod velocity;
 
 pub use rules::{
     Action, AttributeType, Features, Lists, Mode, Outcome, Rule, RuleError, RuleSet, Schema, Value,
