@@ -103,6 +103,13 @@ pub async fn order_funds(
     fee: Money,
 ) -> Result<OrderFunds, StoreError> {
     let c = total.currency;
+    // INVARIANT: the movement count is read FIRST. A movement posts with sequence number
+    // `movements + 1` under a unique (reference, seq) constraint, so a concurrent movement
+    // that commits after this read collides with ours and one of the two fails; had the
+    // count been read last (READ COMMITTED sees each statement's own snapshot), a movement
+    // committed between the balance reads and the count would be missed, and ours would act
+    // on stale balances (a refund beyond what escrow holds).
+    let movements = movements(conn, order).await?;
     Ok(OrderFunds {
         order: order.to_owned(),
         shop,
@@ -113,7 +120,7 @@ pub async fn order_funds(
         escrow: balance(conn, &Account::escrow(order), c).await?,
         refunded: balance(conn, &Account::refunds(order), c).await?,
         charged_back: balance(conn, &Account::chargebacks(order), c).await?,
-        movements: movements(conn, order).await?,
+        movements,
     })
 }
 
@@ -123,11 +130,13 @@ pub async fn shop_funds(
     shop: ShopId,
     currency: Currency,
 ) -> Result<ShopFunds, StoreError> {
+    // Read the movement count first, for the reason given in `order_funds`.
+    let movements = movements(conn, &shop.to_string()).await?;
     Ok(ShopFunds {
         shop,
         payable: balance(conn, &Account::seller_payable(shop), currency).await?,
         in_transit: balance(conn, &Account::in_transit(shop), currency).await?,
-        movements: movements(conn, &shop.to_string()).await?,
+        movements,
     })
 }
 

@@ -276,6 +276,7 @@ async fn money_moves_through_escrow(db: Db) {
         payouts::set_bank_account(souk, &fresh, &client(), shop_id, "Potter SARL", iban).await.unwrap();
     assert_eq!(view.iban_last4, "0189");
     assert_eq!(view.hold_until, clock.now(), "no hold for the first account");
+    app.mail_to("potter@example.com", "A payout bank account was added").await;
     // A bank that returns the payout: the money is payable again.
     let run = payouts::run_batch(souk, &Refusing, payouts::RunBy::System).await.unwrap();
     assert_eq!(run.returned.len(), 1, "{run:?}");

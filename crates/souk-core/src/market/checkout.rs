@@ -480,7 +480,12 @@ pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentStat
                     note: String::new(),
                     at: now,
                 };
-                store::transition(tx.conn(), &order.id, &event).await?;
+                // The transition is a compare-and-set on the status read above: if the buyer's
+                // cancellation committed in between, it fails, and the money just put in escrow
+                // goes straight back (the cancellation saw an empty escrow and refunded nothing).
+                if !store::transition(tx.conn(), &order.id, &event).await? {
+                    crate::payments::escrow::refund_all_in(tx.conn(), order, now).await?;
+                }
             }
             _ => {
                 cancel_in(tx.conn(), order, OrderActor::System, "payment", "the payment failed", now).await?;

@@ -129,19 +129,27 @@ pub async fn set_bank_account(
     }])
     .await?;
     tx.commit().await?;
-    if let Some(b) = before {
-        crate::market::notify(
-            souk,
-            loaded.record.owner,
+    // The owner hears of every change, the first account included: an intruder who sets the
+    // first account of an established shop is as dangerous as one who replaces it.
+    let (subject, body) = match &before {
+        Some(b) => (
             "Your payout bank account changed",
-            &format!(
+            format!(
                 "The bank account for {}'s payouts changed from one ending in {} to one ending in {}. \
                  Payouts are held for 7 days. If this was not you, contact Souk at once.",
                 loaded.record.name, b.iban_last4, account.iban_last4
             ),
-        )
-        .await;
-    }
+        ),
+        None => (
+            "A payout bank account was added",
+            format!(
+                "Payouts for {} will go to the bank account ending in {}. If this was not you, \
+                 contact Souk at once.",
+                loaded.record.name, account.iban_last4
+            ),
+        ),
+    };
+    crate::market::notify(souk, loaded.record.owner, subject, &body).await;
     Ok(BankAccountView { iban_last4: account.iban_last4, changed_at: now, hold_until: account.hold_until })
 }
 

@@ -61,9 +61,12 @@ pub fn is_public_v6(ip: Ipv6Addr) -> bool {
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     match s {
         // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address inside.
+        // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address inside.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0x2002, hi, lo, ..] => return is_public_v4(embedded(hi, lo)),
-        // IPv4-compatible (deprecated ::a.b.c.d).
-        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => return is_public_v4(embedded(hi, lo)),
+        // Never public: the local-use NAT64 prefix (64:ff9b:1::/48, which translates into an
+        // operator's own networks with the IPv4 address at several offsets), and everything
+        // else in ::/8 (IPv4-compatible, IPv4-translated ::ffff:0:a.b.c.d, reserved forms).
+        [0x64, 0xff9b, 1, ..] | [0..=0x00ff, ..] => return false,
         _ => {}
     }
     !(ip.is_unspecified()
