@@ -328,6 +328,24 @@ async fn money_moves_through_escrow(db: Db) {
     escrow::chargeback(souk, &order_b, total - 1000).await.unwrap();
     assert!(escrow::chargeback(souk, &order_b, 1).await.is_err());
 
+    // A partial refund racing the buyer's cancellation of a paid order: one or both succeed,
+    // and together they never give back more than was paid (the check below replays it).
+    // (The clock moved weeks ahead, past the first buyer's session: another buyer.)
+    let (buyer, bcsrf) = signed_in(&app, "racer@example.com").await;
+    let buyer_p = principal(account(&app, "racer@example.com").await, "buyer", vec![]);
+    for key in ["ledger-d1", "ledger-d2", "ledger-d3"] {
+        let order = buy(&app, &buyer, &bcsrf, &shop, &var, key).await;
+        pay(&app, &order).await;
+        let cl = client();
+        let cancel = Request::Cancel { reason: "race".into() };
+        let (refund, cancelled) = futures_util::future::join(
+            escrow::refund(souk, &seller_p, &cl, &order, total * 3 / 5, "race"),
+            orders::act(souk, &buyer_p, &cl, &order, &cancel),
+        )
+        .await;
+        assert!(refund.is_ok() || cancelled.is_ok(), "{refund:?} {cancelled:?}");
+    }
+
     let report = payments::check(souk, |_, _| {}).await.unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert!(report.transactions >= 9, "{report:?}");
