@@ -6,6 +6,7 @@
 
 pub mod escrow;
 pub mod payouts;
+pub mod vault;
 
 use souk_access::{Action, Resource};
 use souk_domain::ids::ShopId;
