@@ -24,7 +24,7 @@ pub use error::VaultError;
 pub use limits::{RateLimit, RateLimits};
 pub use store::VaultDatabase;
 pub use token::{CardFingerprint, CardToken};
-pub use vault::{BinLookup, InProcessVault, TestCardBins, VaultConfig};
+pub use vault::{BinLookup, InProcessVault, PENDING_CVC_TTL, TestCardBins, VaultConfig};
 
 #[cfg(test)]
 mod tests;
