@@ -16,6 +16,7 @@ use souk_vault::{CallContext, NewCard};
 
 use crate::actors::{open_shop, seller};
 use crate::assert_problem;
+use crate::buyer_pages::{field, page, post_form};
 use crate::identity::signed_in;
 use crate::listings::{create, listing, variant};
 
@@ -263,5 +264,93 @@ backend_tests! {
         let done: Value = res.json().await.unwrap();
         assert_eq!(done["status"], "paid", "{done}");
         assert_eq!(charges(app, &checkout).await, 1);
+    }
+}
+
+/// Posts a card to the vault's endpoint as the card form's script does.
+async fn vault_post(app: &TestApp, c: &reqwest::Client, csrf: &str, card: &Value) -> reqwest::Response {
+    c.post(app.url("/vault/v1/cards"))
+        .header("origin", &app.base)
+        .header("x-csrf-token", csrf)
+        .json(card)
+        .send()
+        .await
+        .unwrap()
+}
+
+backend_tests! {
+    async fn the_card_form_pays_through_the_vault_endpoint(app) {
+        let (buyer, csrf, checkout, _) = checked_out(app, "form").await;
+        let mut seen = String::new();
+        // The checkout page shows the card form posting to the vault, and its script.
+        let (status, html) = page(app, &buyer, &format!("/checkout/{checkout}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains(r#"action="/vault/v1/cards""#) && html.contains("/static/card.js"), "{html}");
+        assert!(!html.contains("<script>"), "no inline script");
+        seen.push_str(&html);
+
+        let card = json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2099, "cvc": "123" });
+        // Not signed in, no CSRF token, another site: refused.
+        let res = app.client.post(app.url("/vault/v1/cards")).header("origin", &app.base).json(&card).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        let res = buyer.post(app.url("/vault/v1/cards")).header("origin", &app.base).json(&card).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        let res = buyer.post(app.url("/vault/v1/cards")).header("origin", "https://evil.example").header("x-csrf-token", &csrf).json(&card).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        // A bad card is refused without echoing it.
+        let res = vault_post(app, &buyer, &csrf, &json!({ "number": "4242424242424241", "exp_month": 12, "exp_year": 2099, "cvc": "123" })).await;
+        assert_eq!(res.status(), 400);
+        let text = res.text().await.unwrap();
+        assert!(!text.contains("424242"), "{text}");
+        let res = vault_post(app, &buyer, &csrf, &json!({ "number": "4242424242424242", "exp_month": "x" })).await;
+        assert_eq!(res.status(), 400);
+        assert!(!res.text().await.unwrap().contains("424242"));
+        // A plain form post works too.
+        let res = post_form(app, &buyer, "/vault/v1/cards", &[("csrf", &csrf), ("number", "5555555555554444"), ("exp_month", "12"), ("exp_year", "2099"), ("cvc", "123")]).await;
+        assert_eq!(res.status(), 200);
+        seen.push_str(&res.text().await.unwrap());
+
+        let res = vault_post(app, &buyer, &csrf, &card).await;
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        seen.push_str(&text);
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["brand"], "visa");
+        assert_eq!(answer["last4"], "4242");
+        let tok = answer["token"].as_str().unwrap().to_owned();
+
+        // Another buyer cannot pay or see the checkout.
+        let (other, ocsrf) = signed_in(app, "nosy@example.com").await;
+        let res = post_form(app, &other, &format!("/checkout/{checkout}/pay"), &[("csrf", &ocsrf), ("card_token", &tok)]).await;
+        assert_eq!(res.status(), 404);
+        assert_eq!(page(app, &other, &format!("/checkout/{checkout}")).await.0, 404);
+
+        // The marketplace's form sends the token only.
+        let res = post_form(app, &buyer, &format!("/checkout/{checkout}/pay"), &[("csrf", &csrf), ("card_token", &tok)]).await;
+        assert!(res.status().is_redirection() || res.status() == 200, "{}", res.status());
+        assert_eq!(payment_state(app, &checkout).await, "paid");
+        let (_, html) = page(app, &buyer, &format!("/checkout/{checkout}")).await;
+        assert!(html.contains("payment-paid"), "{html}");
+        seen.push_str(&html);
+        for m in app.outbox() {
+            seen.push_str(&m.body);
+        }
+        assert!(!seen.contains("4242424242424242") && !seen.contains("4242 4242 4242 4242"));
+        assert!(!seen.contains("5555555555554444"));
+    }
+
+    async fn the_checkout_page_asks_for_the_3ds_code(app) {
+        let (buyer, csrf, checkout, _) = checked_out(app, "tdsp").await;
+        let res = vault_post(app, &buyer, &csrf, &json!({ "number": CHALLENGE_CARD, "exp_month": 12, "exp_year": 2099, "cvc": "123" })).await;
+        let tok = res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+        let res = post_form(app, &buyer, &format!("/checkout/{checkout}/pay"), &[("csrf", &csrf), ("card_token", &tok)]).await;
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("challenge-code"), "{html}");
+        let payment = field(&html, "payment_id");
+        let challenge = field(&html, "challenge_id");
+        let res = post_form(app, &buyer, &format!("/checkout/{checkout}/challenge"), &[("csrf", &csrf), ("payment_id", &payment), ("challenge_id", &challenge), ("response", CHALLENGE_CODE)]).await;
+        assert!(res.status().is_redirection() || res.status() == 200, "{}", res.status());
+        assert_eq!(payment_state(app, &checkout).await, "paid");
     }
 }
