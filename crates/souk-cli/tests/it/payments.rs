@@ -247,6 +247,24 @@ backend_tests! {
         }
     }
 
+    async fn a_timed_out_payment_is_reconciled_with_the_vault(app) {
+        let (buyer, csrf, checkout, _) = checked_out(app, "slow").await;
+        let tok = token(app, "4000000000007718").await;
+        let res = pay(app, &buyer, &csrf, &checkout, "k", &json!({ "card_token": tok })).await;
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["status"], "pending", "{v}");
+        assert_eq!(payment_state(app, &checkout).await, "awaiting_payment");
+        assert_eq!(charges(app, &checkout).await, 0);
+        // The charge did happen: reconciliation finds it, captures and records it once.
+        let r = souk_core::payments::pay::reconcile(app.state().souk(), &checkout).await.unwrap();
+        assert_eq!(r, Some(souk_core::payments::PaymentResult::Paid));
+        assert_eq!(payment_state(app, &checkout).await, "paid");
+        assert_eq!(charges(app, &checkout).await, 1);
+        let r = souk_core::payments::pay::reconcile(app.state().souk(), &checkout).await.unwrap();
+        assert_eq!(r, Some(souk_core::payments::PaymentResult::Paid));
+        assert_eq!(charges(app, &checkout).await, 1);
+    }
+
     async fn three_d_secure_asks_for_the_code(app) {
         let (buyer, csrf, checkout, _) = checked_out(app, "tds").await;
         let tok = token(app, CHALLENGE_CARD).await;

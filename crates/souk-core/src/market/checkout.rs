@@ -375,6 +375,16 @@ pub async fn expire_unpaid(souk: &Souk) -> Result<usize, CoreError> {
     drop(conn);
     let mut expired = 0;
     for id in due {
+        // A payment whose outcome was unknown (the processor timed out) may have gone
+        // through: ask the vault before cancelling. If it cannot answer, try next round.
+        match crate::payments::pay::reconcile(souk, &id).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(checkout = %id, error = %e, "cannot reconcile a checkout's payment; not expiring it yet");
+                continue;
+            }
+        }
         let mut tx = AuditedTx::begin_write(souk).await?;
         if !store::set_payment_state(tx.conn(), &id, PaymentState::AwaitingPayment.as_str(), "expired")
             .await?
