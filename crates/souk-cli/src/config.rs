@@ -221,6 +221,31 @@ pub const OPTIONS: &[Opt] = &[
         r#""counterfeit,replica,fake designer,ivory,rhino horn,firearm,ammunition,explosive,cocaine,heroin,fentanyl,stolen,human remains""#,
         "Comma-separated words and phrases no listing may contain (whole words, any case).",
     ),
+    secret(
+        "payments.vault_database_url",
+        r#""""#,
+        "The card vault's own database; empty means <data_dir>/vault.db on SQLite, or the marketplace's PostgreSQL in the schema payments.vault_schema.",
+    ),
+    opt(
+        "payments.vault_schema",
+        r#""souk_vault""#,
+        "The PostgreSQL schema of the card vault's tables (never the marketplace's schema).",
+    ),
+    opt(
+        "payments.vault_keys_dir",
+        r#""""#,
+        "The card vault's own master key directory; empty means <data_dir>/vault-keys (never the marketplace's keys).",
+    ),
+    opt(
+        "payments.simulator_latency_ms",
+        "0",
+        "Milliseconds the payment simulator adds to every processor call, like a real round trip.",
+    ),
+    opt(
+        "payments.connector_timeout_secs",
+        "30",
+        "How long the vault waits for the processor before the payment's outcome counts as unknown (reconciled later).",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -280,6 +305,30 @@ struct Raw {
     mail: RawMail,
     identity: RawIdentity,
     market: RawMarket,
+    payments: RawPayments,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayments {
+    vault_database_url: SecretString,
+    vault_schema: String,
+    vault_keys_dir: String,
+    simulator_latency_ms: u64,
+    connector_timeout_secs: u64,
+}
+
+/// Where the card vault keeps its cards and keys, and how payments reach the processor.
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    /// The vault's own database; `None`: `vault.db` in the data directory on SQLite, the
+    /// marketplace's PostgreSQL (schema [`Self::vault_schema`]) otherwise.
+    pub vault_database_url: Option<SecretString>,
+    pub vault_schema: String,
+    /// The vault's own master keys (never the marketplace's).
+    pub vault_keys_dir: PathBuf,
+    pub simulator_latency: Duration,
+    pub connector_timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -445,6 +494,7 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub identity: souk_core::identity::IdentityConfig,
+    pub payments: PaymentsConfig,
 }
 
 impl Config {
@@ -821,8 +871,35 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         hash_concurrency: usize::try_from(id.password_hash_concurrency).unwrap_or(1),
     };
     let market = market_config(&raw.market, sources)?;
+    let vault_url = raw.payments.vault_database_url.expose_secret().trim().to_owned();
+    let vault_schema = raw.payments.vault_schema.trim().to_owned();
+    if vault_schema.is_empty()
+        || !vault_schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        || vault_schema == "public"
+    {
+        return Err(err(
+            "payments.vault_schema",
+            &o("payments.vault_schema"),
+            "expected a schema name of a-z, 0-9 and _ other than \"public\"",
+        ));
+    }
+    let payments = PaymentsConfig {
+        vault_database_url: (!vault_url.is_empty()).then(|| SecretString::from(vault_url)),
+        vault_schema,
+        vault_keys_dir: match raw.payments.vault_keys_dir.trim() {
+            "" => data_dir.join(souk_vault::VaultDatabase::DEFAULT_KEYS_DIR),
+            dir => PathBuf::from(dir),
+        },
+        simulator_latency: Duration::from_millis(raw.payments.simulator_latency_ms),
+        connector_timeout: Duration::from_secs(positive(
+            "payments.connector_timeout_secs",
+            raw.payments.connector_timeout_secs,
+            sources,
+        )?),
+    };
     Ok(Config {
         market,
+        payments,
         smtp_url,
         mail_from: raw.mail.from,
         identity,

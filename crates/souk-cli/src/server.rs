@@ -125,9 +125,56 @@ pub async fn open_souk(
         Some(url) => souk_core::mail::Mailer::smtp(url, &config.mail_from).context("mail.smtp_url")?,
         None => souk_core::mail::Mailer::Outbox(config.data_dir.join("mail-outbox")),
     };
-    Ok(Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
+    let backend = store.backend();
+    let (sink, audit_rx) = souk_core::payments::vault::audit_channel();
+    let vault = open_vault(config, backend, clock.clone(), entropy.clone(), sink).await?;
+    let souk = Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
         .context("cannot start the identity service")?
-        .with_market(config.market.clone()))
+        .with_market(config.market.clone())
+        .with_vault(vault);
+    souk_core::payments::vault::spawn_audit_writer(souk.clone(), audit_rx);
+    Ok(souk)
+}
+
+/// Opens the card vault in this process: its own database (a file of its own on SQLite, its
+/// own schema on PostgreSQL), its own master keys, the payment simulator as its processor,
+/// and `sink` for its audit events.
+async fn open_vault(
+    config: &Config,
+    backend: souk_store::Backend,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    sink: Arc<dyn souk_vault::VaultAuditSink>,
+) -> anyhow::Result<Arc<dyn souk_vault::VaultClient>> {
+    use souk_payments::connector::simulator::{Simulator, SimulatorConfig};
+    use souk_vault::{InProcessVault, RateLimits, TestCardBins, VaultConfig, VaultDatabase};
+
+    let p = &config.payments;
+    let mut database = match (&p.vault_database_url, backend) {
+        (Some(url), _) => VaultDatabase::new(url.clone()),
+        (None, souk_store::Backend::Postgres) => VaultDatabase::new(config.effective_database_url()),
+        (None, souk_store::Backend::Sqlite) => VaultDatabase::sqlite_in(&config.data_dir),
+    };
+    database.schema.clone_from(&p.vault_schema);
+    let keys = FileKeyProvider::new(p.vault_keys_dir.clone());
+    if keys.ensure(entropy.as_ref()).context("cannot create the vault's master key")? {
+        tracing::warn!(dir = %p.vault_keys_dir.display(), "created the card vault's master key version 1: back it up, apart from database backups and the marketplace's keys");
+    }
+    let simulator = Simulator::new(SimulatorConfig { latency: p.simulator_latency }, entropy.clone());
+    let vault = InProcessVault::open(VaultConfig {
+        database,
+        keys: Arc::new(keys),
+        connector: Arc::new(simulator),
+        clock,
+        entropy,
+        audit: sink,
+        limits: RateLimits::default(),
+        bins: Arc::new(TestCardBins),
+        connector_timeout: p.connector_timeout,
+    })
+    .await
+    .context("cannot open the card vault")?;
+    Ok(Arc::new(vault))
 }
 
 /// `souk migrate`.

@@ -55,6 +55,19 @@ pub async fn begin(souk: &Souk, scope: &str, key: &str, body: &[u8]) -> Result<B
     })
 }
 
+/// Stores the answer to a claimed key, for requests whose change commits elsewhere (a
+/// payment, settled by the vault's own idempotency): a retry with the key replays it.
+pub async fn complete(
+    souk: &Souk,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<(), CoreError> {
+    let mut conn = souk.store.conn().await?;
+    Ok(store::complete(&mut conn, scope, key, status, body).await?)
+}
+
 /// Gives a claimed key back after a request that changed nothing (it failed), so that a
 /// corrected retry can run.
 pub async fn release(souk: &Souk, scope: &str, key: &str) -> Result<(), CoreError> {

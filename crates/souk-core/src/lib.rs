@@ -45,6 +45,9 @@ pub struct Souk {
     pub risk: Arc<dyn market::steps::RiskStep>,
     /// The checkout's payment step (awaiting payment until a connector plugs in).
     pub payment: Arc<dyn market::steps::PaymentStep>,
+    /// The card vault: tokenizes cards and forwards payments to the processor; Souk holds
+    /// tokens, never card numbers. [`payments::vault::NoVault`] until one is configured.
+    pub vault: Arc<dyn souk_vault::VaultClient>,
 }
 
 impl Souk {
@@ -71,7 +74,15 @@ impl Souk {
             market: Arc::new(market::MarketConfig::default()),
             risk: Arc::new(market::steps::VelocityRules::default()),
             payment: Arc::new(market::steps::AwaitPayment),
+            vault: Arc::new(payments::vault::NoVault),
         })
+    }
+
+    /// Uses `vault` for cards and payments.
+    #[must_use]
+    pub fn with_vault(mut self, vault: Arc<dyn souk_vault::VaultClient>) -> Self {
+        self.vault = vault;
+        self
     }
 
     /// Replaces the default marketplace settings.

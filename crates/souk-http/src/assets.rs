@@ -20,11 +20,12 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    let raw: [(&str, &str, &[u8]); 4] = [
+    let raw: [(&str, &str, &[u8]); 5] = [
         ("souk.css", "text/css; charset=utf-8", include_bytes!("../static/souk.css")),
         ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
         ("logo.svg", "image/svg+xml", include_bytes!("../static/logo.svg")),
         ("passkey.js", "text/javascript; charset=utf-8", include_bytes!("../static/passkey.js")),
+        ("card.js", "text/javascript; charset=utf-8", include_bytes!("../static/card.js")),
     ];
     raw.into_iter()
         .map(|(name, content_type, bytes)| {

@@ -31,12 +31,15 @@ impl CallContext {
 }
 
 /// A card as the buyer typed it. The number is a secret (zeroized when dropped, never
-/// printed); there is no security code here: it is given to [`VaultClient::authorize`] only.
+/// printed). The security code, when given, is never stored: the vault keeps it in memory
+/// (zeroized, for [`crate::PENDING_CVC_TTL`] at most) for the first authorization of
+/// the new token, so the code typed into the card form never reaches the marketplace.
 #[derive(Debug)]
 pub struct NewCard {
     pub number: SecretString,
     pub exp_month: u8,
     pub exp_year: u16,
+    pub cvc: Option<SecretString>,
 }
 
 /// What the marketplace may store about a card: everything here is safe to keep.
@@ -60,7 +63,8 @@ pub struct StoredCard {
 pub struct AuthorizeCard {
     pub token: CardToken,
     /// The security code the buyer typed for this payment: used for this one authorization,
-    /// zeroized after, never written anywhere. `None` for merchant-initiated payments.
+    /// zeroized after, never written anywhere. `None`: the code given at tokenization, if it
+    /// is still held (first authorization of the token only), else none (merchant-initiated).
     pub cvc: Option<SecretString>,
     pub amount: Money,
     pub idempotency_key: IdempotencyKey,

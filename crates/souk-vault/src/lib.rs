@@ -33,7 +33,7 @@ pub use remote::{RemoteVault, RemoteVaultConfig};
 pub use server::{Credential, RunningVaultServer};
 pub use store::VaultDatabase;
 pub use token::{CardFingerprint, CardToken};
-pub use vault::{BinLookup, InProcessVault, TestCardBins, VaultConfig};
+pub use vault::{BinLookup, InProcessVault, PENDING_CVC_TTL, TestCardBins, VaultConfig};
 
 #[cfg(test)]
 mod remote_tests;

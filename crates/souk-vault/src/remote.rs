@@ -172,6 +172,7 @@ impl VaultClient for RemoteVault {
                 "number": card.number.expose_secret(),
                 "exp_month": card.exp_month,
                 "exp_year": card.exp_year,
+                "cvc": card.cvc.as_ref().map(secrecy::ExposeSecret::expose_secret),
             });
             drop(card);
             StoredCard::try_from(self.call::<WireCard>(VaultOperation::Tokenize, body).await?)

@@ -113,7 +113,7 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
     let ctx = CallContext::new("account:1");
     let n = "4242424242424242";
     let card = vault
-        .tokenize(&ctx, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030 })
+        .tokenize(&ctx, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030, cvc: None })
         .await
         .unwrap();
     assert_eq!(card.last4, "4242");
@@ -143,7 +143,12 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
     let bad = vault
         .tokenize(
             &ctx,
-            NewCard { number: SecretString::from("4242424242424241"), exp_month: 12, exp_year: 2030 },
+            NewCard {
+                number: SecretString::from("4242424242424241"),
+                exp_month: 12,
+                exp_year: 2030,
+                cvc: None,
+            },
         )
         .await;
     assert!(matches!(bad, Err(VaultError::InvalidCard(payments_card::CardError::Luhn))), "{bad:?}");
@@ -151,7 +156,10 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
     let burst = CallContext::new("account:burst");
     for i in 0..6 {
         let r = vault
-            .tokenize(&burst, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030 })
+            .tokenize(
+                &burst,
+                NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030, cvc: None },
+            )
             .await;
         if i < 5 {
             assert!(r.is_ok(), "{r:?}");
@@ -226,7 +234,7 @@ async fn a_payment_call_without_an_answer_is_an_unknown_outcome_that_status_reso
     let impatient = remote_with(&s, &s.ca.cert_pem, &s.client, &s.token, Duration::from_millis(200));
     let n = "5555555555554444";
     let card = remote(&s, &s.ca.cert_pem, &s.client, &s.token)
-        .tokenize(&ctx, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030 })
+        .tokenize(&ctx, NewCard { number: SecretString::from(n), exp_month: 12, exp_year: 2030, cvc: None })
         .await
         .unwrap();
     let k = IdempotencyKey::new("slow-1").unwrap();

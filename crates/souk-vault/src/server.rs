@@ -424,7 +424,7 @@ async fn dispatch(
         VaultOperation::Tokenize => {
             let b: TokenizeBody = parse(body)?;
             let ctx = context(credential, b.ctx);
-            let card = NewCard { number: b.number, exp_month: b.exp_month, exp_year: b.exp_year };
+            let card = NewCard { number: b.number, exp_month: b.exp_month, exp_year: b.exp_year, cvc: b.cvc };
             answer(vault.tokenize(&ctx, card).await.map(WireCard::from))
         }
         VaultOperation::ReadCard => {

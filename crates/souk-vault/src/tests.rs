@@ -74,7 +74,7 @@ fn ctx() -> CallContext {
 }
 
 fn new_card(number: &str) -> NewCard {
-    NewCard { number: SecretString::from(number), exp_month: 12, exp_year: 2030 }
+    NewCard { number: SecretString::from(number), exp_month: 12, exp_year: 2030, cvc: None }
 }
 
 fn cvc_for(number: &str) -> &'static str {
@@ -227,8 +227,12 @@ async fn the_same_card_twice_gets_two_tokens_and_one_fingerprint() {
 async fn invalid_and_expired_cards_are_refused_and_audited_without_digits() {
     let dir = tempfile::tempdir().unwrap();
     let h = open(sqlite(dir.path()), &dir.path().join("k"), generous()).await;
-    let refused =
-        |n: &str, m: u8, y: u16| NewCard { number: SecretString::from(n), exp_month: m, exp_year: y };
+    let refused = |n: &str, m: u8, y: u16| NewCard {
+        number: SecretString::from(n),
+        exp_month: m,
+        exp_year: y,
+        cvc: None,
+    };
     for (card, why) in [
         (refused("4242424242424241", 12, 2030), CardError::Luhn),
         (refused("424242424242", 12, 2030), CardError::LengthForBrand(Brand::Visa)),
@@ -540,4 +544,23 @@ fn requests_never_print_their_secrets() {
     let request = pay(&token, "4242424242424242", "k", 100);
     let printed = format!("{card:?} {request:?}");
     assert!(!printed.contains("4242424242424242") && !printed.contains("739"), "{printed}");
+}
+
+/// A security code given at tokenization is checked, held in memory for the token's first
+/// authorization only, then gone.
+#[tokio::test]
+async fn a_cvc_given_at_tokenization_serves_the_first_authorization_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(sqlite(dir.path()), &dir.path().join("vault-keys"), RateLimits::default()).await;
+    let number = TEST_CARDS[0].number;
+    let bad = NewCard { cvc: Some(SecretString::from("12")), ..new_card(number) };
+    assert!(matches!(h.vault.tokenize(&ctx(), bad).await, Err(VaultError::InvalidCard(_))));
+    let with_cvc = NewCard { cvc: Some(SecretString::from("739")), ..new_card(number) };
+    let stored = h.vault.tokenize(&ctx(), with_cvc).await.unwrap();
+    assert!(h.vault.holds_cvc_for(&stored.token));
+    let request = AuthorizeCard { cvc: None, ..pay(&stored.token, number, "cvc-once", 500) };
+    assert!(matches!(h.vault.authorize(&ctx(), request).await, Ok(Outcome::Authorized { .. })));
+    assert!(!h.vault.holds_cvc_for(&stored.token));
+    let without = h.vault.tokenize(&ctx(), new_card(number)).await.unwrap();
+    assert!(!h.vault.holds_cvc_for(&without.token));
 }

@@ -52,6 +52,47 @@ impl BinLookup for TestCardBins {
     }
 }
 
+/// How long a security code given at tokenization waits, in memory, for the token's first
+/// authorization.
+pub const PENDING_CVC_TTL: Duration = Duration::from_mins(10);
+
+/// Security codes given at tokenization, by token, until their first authorization or
+/// [`PENDING_CVC_TTL`]. `SecretString` zeroizes a code when it is dropped.
+#[derive(Default)]
+struct PendingCvcs(std::sync::Mutex<std::collections::HashMap<String, (secrecy::SecretString, Timestamp)>>);
+
+impl std::fmt::Debug for PendingCvcs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingCvcs(..)")
+    }
+}
+
+impl PendingCvcs {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (secrecy::SecretString, Timestamp)>>
+    {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn expired(at: Timestamp, now: Timestamp) -> bool {
+        let ttl = i64::try_from(PENDING_CVC_TTL.as_micros()).unwrap_or(i64::MAX);
+        now.as_micros().saturating_sub(at.as_micros()) > ttl
+    }
+
+    fn hold(&self, token: &CardToken, cvc: secrecy::SecretString, now: Timestamp) {
+        let mut map = self.lock();
+        map.retain(|_, (_, at)| !Self::expired(*at, now));
+        map.insert(token.as_str().to_owned(), (cvc, now));
+    }
+
+    /// Takes the code held for `token` (single use), if it has not expired.
+    fn take(&self, token: &CardToken, now: Timestamp) -> Option<secrecy::SecretString> {
+        let (cvc, at) = self.lock().remove(token.as_str())?;
+        (!Self::expired(at, now)).then_some(cvc)
+    }
+}
+
 /// What the vault needs to open.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
@@ -100,6 +141,7 @@ pub struct InProcessVault {
     bins: Arc<dyn BinLookup>,
     connector_timeout: Duration,
     keys: Arc<dyn KeyProvider>,
+    pending_cvcs: PendingCvcs,
 }
 
 /// Waits for a processor call at most `timeout`; past it the outcome is unknown.
@@ -235,7 +277,15 @@ impl InProcessVault {
             bins: config.bins,
             connector_timeout: config.connector_timeout,
             keys: config.keys,
+            pending_cvcs: PendingCvcs::default(),
         })
+    }
+
+    /// Whether a security code given at tokenization still waits for `token`'s first
+    /// authorization.
+    #[cfg(test)]
+    pub(crate) fn holds_cvc_for(&self, token: &CardToken) -> bool {
+        self.pending_cvcs.lock().contains_key(token.as_str())
     }
 
     #[cfg(test)]
@@ -331,6 +381,14 @@ impl InProcessVault {
         if expiry.is_expired(now) {
             return Err(CardError::Expired.into());
         }
+        // The code is checked now (its length depends on the brand) and held in memory only.
+        let cvc = match card.cvc {
+            Some(c) => {
+                Cvc::parse(c.expose_secret(), pan.brand())?;
+                Some(c)
+            }
+            None => None,
+        };
         let token = CardToken::generate(&*self.entropy);
         let ctx = FieldContext { table: PAN_TABLE, column: PAN_COLUMN, row_id: token.as_str() };
         let sealed = self.cards_key.seal(&ctx, pan.expose_digits().as_bytes(), &self.nonces)?;
@@ -347,6 +405,9 @@ impl InProcessVault {
         };
         drop(pan);
         self.store.insert_card(&row).await?;
+        if let Some(cvc) = cvc {
+            self.pending_cvcs.hold(&token, cvc, now);
+        }
         Self::stored(&row)
     }
 
@@ -378,7 +439,10 @@ impl InProcessVault {
     ) -> Result<Outcome, VaultError> {
         let row = self.row(&request.token).await?;
         event.card = Some(format!("{} {}", row.brand, row.last4));
-        let card = self.open_card(&row, request.cvc.as_ref())?;
+        // A code given at tokenization serves the token's first authorization only.
+        let held = self.pending_cvcs.take(&request.token, self.clock.now());
+        let card = self.open_card(&row, request.cvc.as_ref().or(held.as_ref()))?;
+        drop(held);
         let call = self.connector.authorize(AuthorizeRequest {
             card: &card,
             amount: request.amount,

@@ -42,6 +42,9 @@ pub(crate) struct TokenizeBody {
     pub number: SecretString,
     pub exp_month: u8,
     pub exp_year: u16,
+    /// Held in the vault's memory for the token's first authorization, never stored.
+    #[serde(default)]
+    pub cvc: Option<SecretString>,
 }
 
 /// `read_card` and `forget`.

@@ -1,6 +1,7 @@
 //! The buyer's journey in a real headless Chromium over HTTPS: sign in with a password,
-//! add items from two shops to the cart, check out once with an address, and find two
-//! orders (one per shop) on the orders page. The console stays clean under the strict CSP.
+//! add items from two shops to the cart, check out once with an address, pay with the card
+//! form (the card goes to the vault's endpoint, only its token to the marketplace), and
+//! find two orders (one per shop) on the orders page. The console stays clean under the strict CSP.
 
 use serde_json::{Value, json};
 use souk_testkit::browser::{Browser, Page};
@@ -141,6 +142,20 @@ async fn a_buyer_fills_a_cart_from_two_shops_and_checks_out_once_in_chromium() {
     assert!(placed.starts_with("/checkout/"), "{placed}: {}", text(&mut browser, &page).await);
     let shown = text(&mut browser, &page).await;
     assert!(shown.contains("awaiting payment") && shown.contains("2 orders"), "{shown}");
+
+    // Pay with the card form: the script sends the card to the vault, then only the token.
+    for (field, value) in [
+        ("card-number", "4242 4242 4242 4242"),
+        ("card-exp-month", "12"),
+        ("card-exp-year", "2099"),
+        ("card-cvc", "123"),
+    ] {
+        fill(&mut browser, &page, &format!("#{field}"), value).await;
+    }
+    submit_and_wait(&mut browser, &page, "#card-form").await;
+    assert_eq!(path(&mut browser, &page).await, placed);
+    let shown = text(&mut browser, &page).await;
+    assert!(shown.contains("your order is paid") && !shown.contains("4242 4242"), "{shown}");
 
     // Two orders, one per shop.
     browser.goto(&page, &app.url("/orders")).await.unwrap();

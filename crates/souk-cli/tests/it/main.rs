@@ -20,6 +20,7 @@ mod listings;
 mod mfa;
 mod openapi;
 mod passkeys;
+mod payments;
 mod probes;
 mod rate_limit;
 mod risk_cli;

@@ -199,7 +199,7 @@ async fn exercise(dir: &Path, database: Option<(&str, &str)>) {
 
     // Tokenize a test card and authorize it through the simulator, in the vault process.
     let card = client
-        .tokenize(&ctx, NewCard { number: SecretString::from(PAN), exp_month: 12, exp_year: 2030 })
+        .tokenize(&ctx, NewCard { number: SecretString::from(PAN), exp_month: 12, exp_year: 2030, cvc: None })
         .await
         .unwrap();
     assert_eq!(card.last4, "4242");

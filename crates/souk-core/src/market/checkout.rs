@@ -375,6 +375,16 @@ pub async fn expire_unpaid(souk: &Souk) -> Result<usize, CoreError> {
     drop(conn);
     let mut expired = 0;
     for id in due {
+        // A payment whose outcome was unknown (the processor timed out) may have gone
+        // through: ask the vault before cancelling. If it cannot answer, try next round.
+        match crate::payments::pay::reconcile(souk, &id).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(checkout = %id, error = %e, "cannot reconcile a checkout's payment; not expiring it yet");
+                continue;
+            }
+        }
         let mut tx = AuditedTx::begin_write(souk).await?;
         if !store::set_payment_state(tx.conn(), &id, PaymentState::AwaitingPayment.as_str(), "expired")
             .await?
@@ -439,6 +449,18 @@ pub(crate) async fn cancel_in(
 /// escrow in the ledger, in the same transaction; failed cancels them and releases the
 /// stock. Reporting the same outcome again changes nothing.
 pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentState) -> Result<(), CoreError> {
+    record_payment_as(souk, checkout_id, outcome, Actor::system(), serde_json::json!({})).await
+}
+
+/// [`record_payment`], audited as `actor` with `detail` (the payment's reference, the card's
+/// brand and last four) added to the entry, in the same transaction as the change.
+pub(crate) async fn record_payment_as(
+    souk: &Souk,
+    checkout_id: &str,
+    outcome: PaymentState,
+    actor: Actor,
+    mut detail: serde_json::Value,
+) -> Result<(), CoreError> {
     if outcome == PaymentState::AwaitingPayment {
         return Err(CoreError::invalid("outcome", "a payment outcome is paid or failed"));
     }
@@ -492,14 +514,17 @@ pub async fn record_payment(souk: &Souk, checkout_id: &str, outcome: PaymentStat
             }
         }
     }
+    if let Some(map) = detail.as_object_mut() {
+        map.insert("outcome".into(), outcome.as_str().into());
+    }
     tx.record(&[Event {
-        actor: Actor::system(),
+        actor,
         action: "checkout.payment",
         target_kind: "checkout",
         target_id: checkout_id.to_owned(),
         outcome: Outcome::Success,
         request_id: String::new(),
-        detail: serde_json::json!({ "outcome": outcome.as_str() }),
+        detail,
     }])
     .await?;
     tx.commit().await?;

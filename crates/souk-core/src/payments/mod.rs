@@ -5,7 +5,9 @@
 //! transaction with its audit entry.
 
 pub mod escrow;
+pub mod pay;
 pub mod payouts;
+pub mod vault;
 
 use souk_access::{Action, Resource};
 use souk_domain::ids::ShopId;
@@ -101,3 +103,5 @@ pub async fn check(souk: &Souk, mut progress: impl FnMut(u64, u64)) -> Result<Re
     }
     Ok(checker.finish())
 }
+
+pub use pay::{PaymentResult, pay_checkout};

@@ -139,6 +139,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::set_line, orders::remove_line))
         .routes(routes!(orders::shipping_options))
         .routes(routes!(orders::checkout))
+        .routes(routes!(orders::pay_checkout))
+        .routes(routes!(orders::complete_payment_challenge))
         .routes(routes!(orders::my_orders))
         .routes(routes!(orders::shop_orders))
         .routes(routes!(orders::get_order))

@@ -415,6 +415,143 @@ async fn run_checkout(
     Ok(checkout::place(souk, principal, client, &input, Some(&idem)).await?)
 }
 
+/// A card payment of a checkout: the token the vault gave for the card. Any amount sent
+/// is ignored: the checkout's stored total is charged.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    card_token: String,
+}
+
+/// Where a checkout's payment stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentDto {
+    /// `paid`, `declined`, `challenge_required` or `pending` (outcome unknown for now: the
+    /// processor did not answer in time; it is reconciled, do not pay again).
+    status: String,
+    /// Shown to the buyer: never the issuer's reason for a decline.
+    message: String,
+    /// For `challenge_required`: the payment and challenge to answer.
+    payment_id: Option<String>,
+    challenge_id: Option<String>,
+}
+
+fn payment_dto(r: &souk_core::payments::PaymentResult) -> PaymentDto {
+    use souk_core::payments::PaymentResult as R;
+    let (status, message, ids) = match r {
+        R::Paid => ("paid", "Paid. Thank you!", None),
+        R::Declined => ("declined", souk_core::payments::pay::DECLINED, None),
+        R::Challenge { payment, challenge } => (
+            "challenge_required",
+            "Your bank wants to confirm it is you.",
+            Some((payment.as_str().to_owned(), challenge.as_str().to_owned())),
+        ),
+        R::Pending => ("pending", "The payment is being confirmed; do not pay again.", None),
+    };
+    let (payment_id, challenge_id) = ids.map_or((None, None), |(p, c)| (Some(p), Some(c)));
+    PaymentDto { status: status.into(), message: message.into(), payment_id, challenge_id }
+}
+
+/// Pay a checkout with a card token from the vault (`POST /vault/v1/cards`). Only the
+/// checkout's buyer may; the charged amount is the checkout's total. Requires an
+/// `Idempotency-Key` header; the payment itself is idempotent per checkout, so a retry
+/// never charges twice.
+#[utoipa::path(
+    post, path = "/api/v1/checkouts/{id}/payment", tag = "orders", operation_id = "pay_checkout",
+    request_body = PaymentRequest,
+    params(("id" = String, Path, description = "The checkout"),
+        ("Idempotency-Key" = String, Header, description = "A unique key per payment attempt (a UUID); retries reuse it")),
+    responses(
+        (status = 200, description = "The payment's status (replayed: `Idempotent-Replayed: true`)", body = PaymentDto),
+        (status = 400, description = "Missing key or unusable card token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such checkout of yours", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Expired, or the first request with this key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The key was used with another body", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+pub async fn pay_checkout(
+    State(state): State<AppState>,
+    Session(s): Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: RawBody,
+) -> Result<Response, Problem> {
+    let souk = state.souk();
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Problem::of("invalid_parameter")
+                .with_detail("Send an Idempotency-Key header (a UUID per payment attempt).")
+        })?
+        .to_owned();
+    let bytes = axum::body::to_bytes(body, state.config().body_limit_bytes)
+        .await
+        .map_err(|_| Problem::of("payload_too_large"))?;
+    let req: PaymentRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::of("malformed_json").with_detail(e.to_string()))?;
+    let scope = format!("payment:{}:{id}", s.principal.account);
+    match idempotency::begin(souk, &scope, &key, &bytes).await? {
+        Begun::Fresh => {}
+        Begun::Replay { status, body } => return Ok(json_response(status, body, true)),
+        Begun::Mismatch => {
+            return Err(Problem::of("idempotency_key_reused")
+                .with_detail("This Idempotency-Key was used for a different request body; use a new key."));
+        }
+        Begun::InProgress => return Err(Problem::of("idempotency_in_progress").retry_after(1)),
+    }
+    match souk_core::payments::pay_checkout(souk, &s.principal, &id, &req.card_token).await {
+        Ok(result) => {
+            let body = serde_json::to_vec(&payment_dto(&result)).map_err(|_| Problem::of("internal"))?;
+            idempotency::complete(souk, &scope, &key, 200, &body).await?;
+            Ok(json_response(200, body, false))
+        }
+        Err(e) => {
+            idempotency::release(souk, &scope, &key).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// The code the buyer's bank asked for (3-D Secure).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChallengeAnswer {
+    payment_id: String,
+    challenge_id: String,
+    response: String,
+}
+
+/// Answer a checkout payment's 3-D Secure challenge.
+#[utoipa::path(
+    post, path = "/api/v1/checkouts/{id}/payment/challenge", tag = "orders",
+    operation_id = "complete_checkout_payment_challenge", request_body = ChallengeAnswer,
+    params(("id" = String, Path, description = "The checkout")),
+    responses(
+        (status = 200, description = "The payment's status", body = PaymentDto),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such checkout of yours", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+pub async fn complete_payment_challenge(
+    State(state): State<AppState>,
+    Session(s): Session,
+    Path(id): Path<String>,
+    Body(req): Body<ChallengeAnswer>,
+) -> Result<Json<PaymentDto>, Problem> {
+    let result = souk_core::payments::pay::complete_challenge(
+        state.souk(),
+        &s.principal,
+        &id,
+        &req.payment_id,
+        &req.challenge_id,
+        &req.response,
+    )
+    .await?;
+    Ok(Json(payment_dto(&result)))
+}
+
 /// Filters and paging of order lists.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -17,6 +17,8 @@ use souk_core::identity::sessions::Authenticated;
 use souk_core::identity::{Client, Principal};
 use souk_core::market::checkout::{self, CheckoutInput, Idempotency, Placed};
 use souk_core::market::{cart, orders, reviews};
+use souk_core::payments::PaymentResult;
+use souk_core::payments::pay;
 use souk_domain::checkout::{SHIPPING_OPTIONS, ShippingAddress};
 use souk_domain::ids::{OrderId, ShopId, VariantId};
 use souk_domain::order::{Actor, Transition};
@@ -24,8 +26,8 @@ use souk_domain::{Currency, Money, Timestamp};
 use souk_store::orders::OrderRow;
 
 use super::buyer_views::{
-    AddressFields, CartLineRow, CartPage, CartShop, CheckoutPage, CheckoutShop, HistoryStep, OrderLineView,
-    OrderPage, OrderRowView, OrdersPage, SearchPage, ShipChoice,
+    AddressFields, CartLineRow, CartPage, CartShop, ChallengeView, CheckoutPage, CheckoutPlacedPage,
+    CheckoutShop, HistoryStep, OrderLineView, OrderPage, OrderRowView, OrdersPage, SearchPage, ShipChoice,
 };
 use super::forms::{SignedInForm, csrf_field, require};
 use super::views::{Card, Layout};
@@ -515,7 +517,8 @@ pub(crate) async fn place(
     }
 }
 
-/// `GET /checkout/{id}`: the orders of one checkout and where they stand.
+/// `GET /checkout/{id}`: the orders of one checkout and where they stand, with the card
+/// form while it awaits payment.
 pub(crate) async fn placed(
     State(state): State<AppState>,
     MaybeSession(session): MaybeSession,
@@ -525,25 +528,115 @@ pub(crate) async fn placed(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect.into_response()),
     };
+    checkout_placed(&state, &s, &id, String::new(), None).await
+}
+
+/// Renders one checkout of the signed-in buyer (404 for anyone else's).
+async fn checkout_placed(
+    state: &AppState,
+    s: &Authenticated,
+    id: &str,
+    message: String,
+    challenge: Option<ChallengeView>,
+) -> Result<Response, Problem> {
     let rows = orders::mine(state.souk(), &s.principal, None, None, 200).await?;
     let mine: Vec<OrderRow> = rows.into_iter().filter(|o| o.checkout == id).collect();
     if mine.is_empty() {
         return Err(CoreError::NotFound("checkout").into());
     }
     let awaiting = mine.iter().any(|o| o.status == "placed");
+    let paid = !awaiting && mine.iter().any(|o| o.status == "paid");
+    let total_minor: i64 = mine.iter().map(|o| o.total_minor).sum();
+    let currency = mine.first().map(|o| o.currency.clone()).unwrap_or_default();
     let n = mine.len();
-    Ok(render(&OrdersPage {
+    Ok(render(&CheckoutPlacedPage {
         layout: Layout::new("Your checkout"),
-        heading: "Thank you: your order is placed".into(),
+        id: id.to_owned(),
         intro: format!(
             "This checkout made {n} order{}, one per shop. Each shop sees only its own order.",
             if n == 1 { "" } else { "s" }
         ),
         awaiting_payment: awaiting,
+        paid,
+        total: money(total_minor, &currency),
+        message,
+        challenge,
+        csrf: s.csrf.clone(),
+        script: crate::assets::url("card.js"),
         orders: mine.into_iter().map(order_row).collect(),
-        next_url: None,
     })?
     .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PayForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    card_token: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChallengeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    payment_id: String,
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    response: String,
+}
+
+csrf_field!(PayForm, ChallengeForm);
+
+/// Shows where the payment stands: paid goes back to the checkout (a reload never pays
+/// again), anything else renders the checkout with its message or challenge.
+async fn payment_answer(
+    state: &AppState,
+    s: &Authenticated,
+    id: &str,
+    result: Result<PaymentResult, CoreError>,
+) -> Result<Response, Problem> {
+    match result {
+        Ok(PaymentResult::Paid) => Ok(see_other(&format!("/checkout/{id}"))),
+        Ok(PaymentResult::Declined) => checkout_placed(state, s, id, pay::DECLINED.to_owned(), None).await,
+        Ok(PaymentResult::Challenge { payment, challenge }) => {
+            let view = ChallengeView {
+                payment_id: payment.as_str().to_owned(),
+                challenge_id: challenge.as_str().to_owned(),
+            };
+            checkout_placed(state, s, id, String::new(), Some(view)).await
+        }
+        Ok(PaymentResult::Pending) => {
+            let text = "Your bank has not answered yet. Do not pay again: this page shows the payment once it is confirmed.";
+            checkout_placed(state, s, id, text.to_owned(), None).await
+        }
+        Err(CoreError::Invalid { reason, .. }) => checkout_placed(state, s, id, reason, None).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /checkout/{id}/pay`: pays with the token the vault gave the card form.
+pub(crate) async fn pay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedInForm(s, f): SignedInForm<PayForm>,
+) -> Result<Response, Problem> {
+    let result = pay::pay_checkout(state.souk(), &s.principal, &id, &f.card_token).await;
+    payment_answer(&state, &s, &id, result).await
+}
+
+/// `POST /checkout/{id}/challenge`: the code the buyer's bank asked for.
+pub(crate) async fn challenge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedInForm(s, f): SignedInForm<ChallengeForm>,
+) -> Result<Response, Problem> {
+    let result =
+        pay::complete_challenge(state.souk(), &s.principal, &id, &f.payment_id, &f.challenge_id, &f.response)
+            .await;
+    payment_answer(&state, &s, &id, result).await
 }
 
 // ---------------------------------------------------------------------------------------

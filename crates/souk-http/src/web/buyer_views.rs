@@ -212,3 +212,27 @@ pub(crate) struct ConversationPage {
     pub about_url: String,
     pub messages: Vec<MessageItem>,
 }
+
+/// A 3-D Secure challenge the buyer answers on the checkout page.
+pub(crate) struct ChallengeView {
+    pub payment_id: String,
+    pub challenge_id: String,
+}
+
+/// One checkout: its orders, and the card form while it awaits payment (the card goes to
+/// the vault's endpoint; only the token comes back to the marketplace's form).
+#[derive(Template)]
+#[template(path = "checkout_placed.html")]
+pub(crate) struct CheckoutPlacedPage {
+    pub layout: Layout,
+    pub id: String,
+    pub intro: String,
+    pub awaiting_payment: bool,
+    pub paid: bool,
+    pub total: String,
+    pub message: String,
+    pub challenge: Option<ChallengeView>,
+    pub csrf: String,
+    pub script: String,
+    pub orders: Vec<OrderRowView>,
+}

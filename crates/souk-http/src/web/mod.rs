@@ -13,6 +13,7 @@ mod pages;
 mod seller;
 mod seller_views;
 mod staff;
+mod vault;
 pub(crate) mod views;
 
 use askama::Template;
@@ -69,6 +70,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/cart/lines/{variant}/remove", post(buyer::remove_line))
         .route("/checkout", get(buyer::checkout_form).post(buyer::place))
         .route("/checkout/{id}", get(buyer::placed))
+        .route("/checkout/{id}/pay", post(buyer::pay))
+        .route("/checkout/{id}/challenge", post(buyer::challenge))
+        // The card vault's endpoint: cards go here, never to a marketplace route.
+        .route(
+            "/vault/v1/cards",
+            post(vault::tokenize).layer(axum::extract::DefaultBodyLimit::max(vault::BODY_LIMIT_BYTES)),
+        )
         .route("/orders", get(buyer::my_orders))
         .route("/orders/{id}", get(buyer::order))
         .route("/orders/{id}/cancel", post(buyer::cancel))
