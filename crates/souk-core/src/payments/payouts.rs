@@ -211,30 +211,9 @@ pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Pa
             run.held.push((shop, "not permitted"));
             continue;
         }
-        let mut tx = AuditedTx::begin_write(souk).await?;
-        store::lock_shop(tx.conn(), shop).await?;
-        let funds = store::shop_funds(tx.conn(), shop, currency).await?;
-        if funds.payable.minor <= 0 {
+        let Some((accepted, amount)) = pay_shop(souk, bank, by, &batch, shop, &holder, &iban).await? else {
             continue;
-        }
-        let amount = funds.payable;
-        let payout = rules::payout(&funds, amount).map_err(refused)?;
-        store::post(tx.conn(), &payout, now).await.map_err(raced)?;
-        let accepted = bank.send(shop, &holder, &iban, amount);
-        let funds = store::shop_funds(tx.conn(), shop, currency).await?;
-        let outcome = rules::payout_outcome(&funds, amount, accepted).map_err(refused)?;
-        store::post(tx.conn(), &outcome, now).await.map_err(raced)?;
-        tx.record(&[Event {
-            actor: actor_of(by),
-            action: if accepted { "payout.sent" } else { "payout.returned" },
-            target_kind: "shop",
-            target_id: shop.to_string(),
-            outcome: Outcome::Success,
-            request_id: request_id(by),
-            detail: serde_json::json!({ "batch": batch, "amount_minor": amount.minor, "currency": currency.code() }),
-        }])
-        .await?;
-        tx.commit().await?;
+        };
         if accepted { run.paid.push((shop, amount)) } else { run.returned.push((shop, amount)) }
     }
     let total = run.paid.iter().try_fold(0i64, |acc, (_, m)| acc.checked_add(m.minor));
@@ -267,6 +246,63 @@ pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Pa
     .await?;
     tx.commit().await?;
     Ok(run)
+}
+
+/// Pays one shop its payable balance: in transit (committed), then the bank, then the
+/// outcome. `None` when nothing is payable any more (another batch got there first).
+async fn pay_shop(
+    souk: &Souk,
+    bank: &dyn Bank,
+    by: RunBy<'_>,
+    batch: &str,
+    shop: ShopId,
+    holder: &str,
+    iban: &Iban,
+) -> Result<Option<(bool, Money)>, CoreError> {
+    let now = souk.clock.now();
+    let currency = souk.market.currency;
+    let mut tx = AuditedTx::begin_write(souk).await?;
+    store::lock_shop(tx.conn(), shop).await?;
+    let funds = store::shop_funds(tx.conn(), shop, currency).await?;
+    if funds.payable.minor <= 0 {
+        return Ok(None);
+    }
+    let amount = funds.payable;
+    let payout = rules::payout(&funds, amount).map_err(refused)?;
+    store::post(tx.conn(), &payout, now).await.map_err(raced)?;
+    tx.record(&[Event {
+        actor: actor_of(by),
+        action: "payout.initiated",
+        target_kind: "shop",
+        target_id: shop.to_string(),
+        outcome: Outcome::Success,
+        request_id: request_id(by),
+        detail: serde_json::json!({ "batch": batch, "amount_minor": amount.minor, "currency": currency.code() }),
+    }])
+    .await?;
+    // INVARIANT: the money is in transit in the ledger, committed, BEFORE the bank is
+    // asked to send it. Had the bank been called inside the transaction, a failed commit
+    // (or a crash) after the bank accepted would leave the amount payable, and the next
+    // batch would pay it again. Now a crash leaves it in transit, visible, never resent.
+    tx.commit().await?;
+    let accepted = bank.send(shop, holder, iban, amount);
+    let mut tx = AuditedTx::begin_write(souk).await?;
+    store::lock_shop(tx.conn(), shop).await?;
+    let funds = store::shop_funds(tx.conn(), shop, currency).await?;
+    let outcome = rules::payout_outcome(&funds, amount, accepted).map_err(refused)?;
+    store::post(tx.conn(), &outcome, now).await.map_err(raced)?;
+    tx.record(&[Event {
+        actor: actor_of(by),
+        action: if accepted { "payout.sent" } else { "payout.returned" },
+        target_kind: "shop",
+        target_id: shop.to_string(),
+        outcome: Outcome::Success,
+        request_id: request_id(by),
+        detail: serde_json::json!({ "batch": batch, "amount_minor": amount.minor, "currency": currency.code() }),
+    }])
+    .await?;
+    tx.commit().await?;
+    Ok(Some((accepted, amount)))
 }
 
 /// Where a shop's payout goes (holder, IBAN), or why it is held.
