@@ -246,6 +246,26 @@ pub const OPTIONS: &[Opt] = &[
         "30",
         "How long the vault waits for the processor before the payment's outcome counts as unknown (reconciled later).",
     ),
+    opt(
+        "payments.vault_url",
+        r#""""#,
+        "A card vault in its own process (`souk vault serve`), e.g. https://127.0.0.1:8444; empty runs the vault inside this process.",
+    ),
+    opt(
+        "payments.vault_client_dir",
+        r#""""#,
+        "With payments.vault_url: the directory holding vault-ca.pem, marketplace.pem, marketplace-key.pem and marketplace.credential, as `souk vault certs` writes them.",
+    ),
+    opt(
+        "payments.vault_tokenize_per_minute",
+        "10",
+        "Cards one account may store in the vault per minute (a burst of half as many): card testing starts here. Raise it only for load tests.",
+    ),
+    opt(
+        "payments.vault_authorize_per_minute",
+        "20",
+        "Payments one account may send through the vault per minute (a burst of half as many). Raise it only for load tests.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -316,6 +336,10 @@ struct RawPayments {
     vault_keys_dir: String,
     simulator_latency_ms: u64,
     connector_timeout_secs: u64,
+    vault_tokenize_per_minute: u64,
+    vault_authorize_per_minute: u64,
+    vault_url: String,
+    vault_client_dir: String,
 }
 
 /// Where the card vault keeps its cards and keys, and how payments reach the processor.
@@ -329,6 +353,18 @@ pub struct PaymentsConfig {
     pub vault_keys_dir: PathBuf,
     pub simulator_latency: Duration,
     pub connector_timeout: Duration,
+    /// Per account and minute: cards stored, payments sent (bursts of half as many).
+    pub vault_tokenize_per_minute: u32,
+    pub vault_authorize_per_minute: u32,
+    /// A vault in its own process, reached over mutual TLS; `None`: in this process.
+    pub remote_vault: Option<RemoteVaultSettings>,
+}
+
+/// Where the vault process listens and where this marketplace's client identity lives.
+#[derive(Debug, Clone)]
+pub struct RemoteVaultSettings {
+    pub url: String,
+    pub client_dir: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -676,6 +712,39 @@ fn origin(key: &str, sources: &Sources) -> String {
     "the default".to_owned()
 }
 
+/// The remote vault settings: both or neither; the URL is https.
+fn remote_vault(p: &RawPayments, sources: &Sources) -> Result<Option<RemoteVaultSettings>, ConfigError> {
+    let url = p.vault_url.trim();
+    let dir = p.vault_client_dir.trim();
+    match (url.is_empty(), dir.is_empty()) {
+        (true, true) => Ok(None),
+        (false, true) => Err(err(
+            "payments.vault_client_dir",
+            &origin("payments.vault_client_dir", sources),
+            "is needed with payments.vault_url (the marketplace's client certificate and credential)",
+        )),
+        (true, false) => Err(err(
+            "payments.vault_url",
+            &origin("payments.vault_url", sources),
+            "is needed with payments.vault_client_dir",
+        )),
+        (false, false) => {
+            let parsed = url::Url::parse(url).ok().filter(|u| u.scheme() == "https" && u.host().is_some());
+            if parsed.is_none() {
+                return Err(err(
+                    "payments.vault_url",
+                    &origin("payments.vault_url", sources),
+                    "expected an https:// URL of the vault process",
+                ));
+            }
+            Ok(Some(RemoteVaultSettings {
+                url: url.trim_end_matches('/').to_owned(),
+                client_dir: PathBuf::from(dir),
+            }))
+        }
+    }
+}
+
 fn positive(key: &str, n: u64, sources: &Sources) -> Result<u64, ConfigError> {
     if n == 0 { Err(err(key, &origin(key, sources), "must be greater than 0")) } else { Ok(n) }
 }
@@ -896,6 +965,19 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             raw.payments.connector_timeout_secs,
             sources,
         )?),
+        vault_tokenize_per_minute: u32::try_from(positive(
+            "payments.vault_tokenize_per_minute",
+            raw.payments.vault_tokenize_per_minute,
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+        vault_authorize_per_minute: u32::try_from(positive(
+            "payments.vault_authorize_per_minute",
+            raw.payments.vault_authorize_per_minute,
+            sources,
+        )?)
+        .unwrap_or(u32::MAX),
+        remote_vault: remote_vault(&raw.payments, sources)?,
     };
     Ok(Config {
         market,

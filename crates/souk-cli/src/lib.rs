@@ -4,8 +4,10 @@
 
 mod audit_admin;
 pub mod config;
+pub mod drive;
 mod keys_admin;
 mod ledger_admin;
+mod load;
 pub mod local_ca;
 mod logging;
 mod progress;
@@ -80,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         action: vault_admin::VaultAction,
     },
+    /// Load generators that drive a running Souk over HTTPS as buyers and sellers do.
+    Load {
+        #[command(subcommand)]
+        action: LoadAction,
+    },
     /// Inspect configuration.
     Config {
         #[command(subcommand)]
@@ -122,6 +129,37 @@ enum RiskAction {
         label: String,
         #[arg(long, value_name = "FILE")]
         model: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LoadAction {
+    /// Whole checkouts as fast as the server takes them: each buyer fills its cart, checks
+    /// out, types a card into the vault endpoint and pays, in a loop. Sellers and buyers are
+    /// signed up first (confirmed through `/dev/mail`: the server must use the development
+    /// mail outbox and be on this machine). Prints paid checkouts per second and latency.
+    Checkouts {
+        /// The server's public URL.
+        #[arg(long, default_value = "https://localhost:8443")]
+        url: String,
+        /// The CA certificate the server's certificate chains to (PEM).
+        #[arg(long, value_name = "FILE", default_value = "data/tls/souk-local-ca.pem")]
+        ca: PathBuf,
+        /// Buyers, each shopping in its own task (the concurrency).
+        #[arg(long, default_value_t = 32)]
+        buyers: usize,
+        /// Sellers, each with one listing the buyers share out.
+        #[arg(long, default_value_t = 4)]
+        sellers: usize,
+        /// How long to run, after the setup.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// The card to pay with (a simulator test card).
+        #[arg(long, default_value = "4242424242424242")]
+        card: String,
+        /// Type the card once per buyer and pay with the saved card afterwards.
+        #[arg(long)]
+        saved_card: bool,
     },
 }
 
@@ -219,6 +257,8 @@ pub fn run() -> ExitCode {
         Command::Risk { action } => return risk(action),
         // The vault reads its own configuration, never the marketplace's.
         Command::Vault { action } => return vault_admin::run(action),
+        // A client of a running server: no configuration of its own.
+        Command::Load { action } => return load(action),
         Command::Serve
         | Command::Migrate
         | Command::Demo
@@ -277,11 +317,30 @@ pub fn run() -> ExitCode {
             Command::Audit { action } => audit(&config, action).await,
             Command::Ledger { action } => ledger(&config, action).await,
             Command::Admin { action } => admin(&config, action, &operator).await,
-            Command::Config { .. } | Command::Openapi | Command::Risk { .. } | Command::Vault { .. } => {
-                Ok(())
-            }
+            Command::Config { .. }
+            | Command::Openapi
+            | Command::Risk { .. }
+            | Command::Vault { .. }
+            | Command::Load { .. } => Ok(()),
         }
     });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(action: LoadAction) -> ExitCode {
+    let LoadAction::Checkouts { url, ca, buyers, sellers, seconds, card, saved_card } = action;
+    let args = load::LoadArgs { url, ca, buyers, sellers, seconds, card, saved_card };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(load::checkouts(&args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

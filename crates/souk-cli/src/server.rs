@@ -147,9 +147,12 @@ async fn open_vault(
     sink: Arc<dyn souk_vault::VaultAuditSink>,
 ) -> anyhow::Result<Arc<dyn souk_vault::VaultClient>> {
     use souk_payments::connector::simulator::{Simulator, SimulatorConfig};
-    use souk_vault::{InProcessVault, RateLimits, TestCardBins, VaultConfig, VaultDatabase};
+    use souk_vault::{InProcessVault, RateLimit, RateLimits, TestCardBins, VaultConfig, VaultDatabase};
 
     let p = &config.payments;
+    if let Some(remote) = &p.remote_vault {
+        return open_remote_vault(remote, p.connector_timeout);
+    }
     let mut database = match (&p.vault_database_url, backend) {
         (Some(url), _) => VaultDatabase::new(url.clone()),
         (None, souk_store::Backend::Postgres) => VaultDatabase::new(config.effective_database_url()),
@@ -168,12 +171,55 @@ async fn open_vault(
         clock,
         entropy,
         audit: sink,
-        limits: RateLimits::default(),
+        limits: RateLimits {
+            tokenize: RateLimit {
+                per_minute: p.vault_tokenize_per_minute,
+                burst: (p.vault_tokenize_per_minute / 2).max(1),
+            },
+            authorize: RateLimit {
+                per_minute: p.vault_authorize_per_minute,
+                burst: (p.vault_authorize_per_minute / 2).max(1),
+            },
+            ..RateLimits::default()
+        },
         bins: Arc::new(TestCardBins),
         connector_timeout: p.connector_timeout,
     })
     .await
     .context("cannot open the card vault")?;
+    Ok(Arc::new(vault))
+}
+
+/// The vault in its own process: the client identity `souk vault certs` wrote for the
+/// marketplace. Its audit events stay in the vault's own log.
+fn open_remote_vault(
+    remote: &crate::config::RemoteVaultSettings,
+    connector_timeout: std::time::Duration,
+) -> anyhow::Result<Arc<dyn souk_vault::VaultClient>> {
+    use souk_vault::{RemoteVault, RemoteVaultConfig};
+    let read = |name: &str| {
+        let path = remote.client_dir.join(name);
+        std::fs::read(&path)
+            .with_context(|| format!("payments.vault_client_dir: cannot read {}", path.display()))
+    };
+    let key = String::from_utf8(read("marketplace-key.pem")?).context("marketplace-key.pem is not PEM")?;
+    // Zeroized on drop: the trimmed copy below is the one kept (as a secret).
+    let credential = secrecy::zeroize::Zeroizing::new(
+        String::from_utf8(read("marketplace.credential")?).context("marketplace.credential is not text")?,
+    );
+    let vault = RemoteVault::new(&RemoteVaultConfig {
+        url: remote.url.clone(),
+        ca_pem: read("vault-ca.pem")?,
+        client_cert_pem: read("marketplace.pem")?,
+        client_key_pem: secrecy::SecretString::from(key),
+        credential: secrecy::SecretString::from(credential.trim().to_owned()),
+        // A little above the vault's own wait for the processor: past it the outcome of a
+        // payment call is unknown and reconciled.
+        timeout: connector_timeout + std::time::Duration::from_secs(5),
+        connect_timeout: RemoteVaultConfig::DEFAULT_CONNECT_TIMEOUT,
+    })
+    .context("cannot set up the remote card vault client")?;
+    tracing::info!(url = %remote.url, "card vault: a separate process over mutual TLS");
     Ok(Arc::new(vault))
 }
 

@@ -12,6 +12,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod conversations;
+mod crash;
 mod errors;
 mod headers;
 mod identity;

@@ -22,9 +22,9 @@ use souk_vault::{
 const PAN: &str = "4242424242424242";
 
 /// The child, stopped with SIGTERM (then killed) when dropped.
-struct Vault {
-    child: Child,
-    port: u16,
+pub(crate) struct Vault {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Drop for Vault {
@@ -41,7 +41,7 @@ impl Drop for Vault {
     }
 }
 
-fn souk() -> Command {
+pub(crate) fn souk() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
     cmd.env_remove("SOUK_TEST_DATABASE_URL");
     cmd
@@ -49,7 +49,7 @@ fn souk() -> Command {
 
 /// Issues the certificates into `dir`, points the vault at `database` (URL and schema;
 /// default: SQLite in `dir`) and starts `souk vault serve`.
-fn start(dir: &Path, database: Option<(&str, &str)>) -> Vault {
+pub(crate) fn start(dir: &Path, database: Option<(&str, &str)>) -> Vault {
     let out = souk().args(["vault", "certs", "--listen", "127.0.0.1:0", "--dir"]).arg(dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for key in ["vault-ca-key.pem", "vault-server-key.pem", "marketplace-key.pem", "marketplace.credential"] {
