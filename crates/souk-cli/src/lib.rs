@@ -145,9 +145,18 @@ enum LoadAction {
         /// The CA certificate the server's certificate chains to (PEM).
         #[arg(long, value_name = "FILE", default_value = "data/tls/souk-local-ca.pem")]
         ca: PathBuf,
-        /// Buyers, each shopping in its own task (the concurrency).
-        #[arg(long, default_value_t = 32)]
+        /// Connect to this address instead of resolving the URL's host (e.g. 127.0.0.1:8443).
+        #[arg(long, value_name = "ADDR")]
+        connect: Option<std::net::SocketAddr>,
+        /// Buyers signed up before the run (the population).
+        #[arg(long, default_value_t = 400)]
         buyers: usize,
+        /// Buyers shopping at once, each in its own task.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Checkouts per buyer (the default risk rules block a sixth within ten minutes).
+        #[arg(long, default_value_t = 5)]
+        per_buyer: usize,
         /// Sellers, each with one listing the buyers share out.
         #[arg(long, default_value_t = 4)]
         sellers: usize,
@@ -334,8 +343,30 @@ pub fn run() -> ExitCode {
 }
 
 fn load(action: LoadAction) -> ExitCode {
-    let LoadAction::Checkouts { url, ca, buyers, sellers, seconds, card, saved_card } = action;
-    let args = load::LoadArgs { url, ca, buyers, sellers, seconds, card, saved_card };
+    let LoadAction::Checkouts {
+        url,
+        ca,
+        connect,
+        buyers,
+        concurrency,
+        per_buyer,
+        sellers,
+        seconds,
+        card,
+        saved_card,
+    } = action;
+    let args = load::LoadArgs {
+        url,
+        ca,
+        connect,
+        buyers,
+        concurrency,
+        per_buyer,
+        sellers,
+        seconds,
+        card,
+        saved_card,
+    };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -369,8 +369,11 @@ impl std::fmt::Debug for AuditedTx<'_> {
 }
 
 impl<'s> AuditedTx<'s> {
+    /// Every audited transaction writes (at least its audit events), so on SQLite it takes
+    /// the write lock at its start: a deferred transaction that read first would fail at its
+    /// first write when another writer got there ("database is locked") instead of waiting.
     pub async fn begin(souk: &'s Souk) -> Result<Self, CoreError> {
-        Ok(Self { souk, tx: souk.store.begin().await?, recorded: false })
+        Ok(Self { souk, tx: souk.store.begin_write().await?, recorded: false })
     }
 
     /// A transaction that takes the write lock at once (see `Store::begin_write`), for

@@ -279,3 +279,31 @@ backend_tests! {
         let _ = eve;
     }
 }
+
+backend_tests! {
+    // SQLite allows one writer: a transaction that reads before it writes must take the
+    // write lock at its start, or a concurrent writer makes it fail at once ("database is
+    // locked", a 503) instead of waiting its turn. Sellers opening shops at the same moment
+    // all succeed.
+    async fn sellers_opening_shops_at_the_same_moment_all_succeed(app) {
+        let mut sellers = Vec::new();
+        for i in 0..6 {
+            sellers.push(seller(app, &format!("rush-{i}@example.com")).await);
+        }
+        let opened = futures_util::future::join_all(sellers.iter().enumerate().map(|(i, (c, csrf))| {
+            c.post(app.url("/api/v1/seller/shops"))
+                .header("x-csrf-token", csrf)
+                .json(&json!({
+                    "slug": format!("rush-{i}"), "name": format!("Rush {i}"), "tagline": "Made by hand",
+                    "description": "Things we make.", "location": "Lyon", "return_policy": "30 days",
+                    "contact": format!("help@rush-{i}.example"), "seller_kind": "business"
+                }))
+                .send()
+        }))
+        .await;
+        for res in opened {
+            let res = res.unwrap();
+            assert_eq!(res.status(), 201, "{:?}", res.text().await);
+        }
+    }
+}
