@@ -4,12 +4,14 @@
 //! After a restart on the same data: every checkout answered "paid" is paid, a buyer whose
 //! payment was cut off can pay again and is charged once, no checkout has two charges in
 //! the ledger nor two authorizations at the processor (the vault's own audit log), and
-//! `souk ledger check` and `souk audit verify` pass.
+//! `souk ledger check` and `souk audit verify` pass. Then, after every test card was used,
+//! a canary: no card number in any byte of the logs (debug level), the databases, the mail
+//! outbox or the vault's audit log.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,13 +25,45 @@ const BUYERS: usize = 10;
 /// Paid checkouts before the kill: enough that payments are in flight when it lands.
 const PAID_BEFORE_KILL: usize = 25;
 
-/// `souk serve` on `port` with its data in `data`, paying through the vault at `vault_port`.
-fn serve(data: &Path, vault_dir: &Path, vault_port: u16, port: u16) -> Child {
+/// `souk serve` on `port` with its data in `data`, paying through the vault at `vault_port`,
+/// logging at debug level (SQL included) into `log` for the card-number canary.
+fn serve(data: &Path, vault_dir: &Path, vault_port: u16, port: u16, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
     server_env(souk().arg("serve"), data, vault_dir, vault_port, port)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("SOUK_LOG_LEVEL", "debug,hyper=info,h2=info,rustls=info,hyper_util=info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
         .spawn()
         .unwrap()
+}
+
+/// Overwrites every hex identifier in `bytes` (request ids, UUIDs: a run of at least 16
+/// hex digits and dashes with at least one letter) with `u`s: their digit groups can look
+/// like a card number, and a card number has no letters.
+fn blank_hex_ids(bytes: &mut [u8]) {
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes[at..].iter().take_while(|b| b.is_ascii_hexdigit() || **b == b'-').count();
+        let run = &mut bytes[at..at + len];
+        if len >= 16 && run.iter().any(u8::is_ascii_alphabetic) {
+            run.fill(b'u');
+        }
+        at += len.max(1);
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 fn server_env<'c>(
@@ -112,7 +146,7 @@ async fn a_kill_9_during_checkouts_loses_no_payment_and_charges_nobody_twice() {
     std::fs::create_dir_all(&vault_dir).unwrap();
     let vault = vault_process::start(&vault_dir, None);
     let port = free_port();
-    let mut server = serve(&data, &vault_dir, vault.port, port);
+    let mut server = serve(&data, &vault_dir, vault.port, port, &dir.path().join("serve-1.log"));
     let ca_path = data.join("tls").join("souk-local-ca.pem");
     for _ in 0..600 {
         if ca_path.exists() {
@@ -171,7 +205,7 @@ async fn a_kill_9_during_checkouts_loses_no_payment_and_charges_nobody_twice() {
     );
 
     // Restart on the same data: sessions, checkouts and the ledger are where they were.
-    let mut server = serve(&data, &vault_dir, vault.port, port);
+    let mut server = serve(&data, &vault_dir, vault.port, port, &dir.path().join("serve-2.log"));
     until_ready(&market, &mut server).await;
     let token_of: BTreeMap<String, String> =
         buyers.iter().map(|(b, t)| (b.email.clone(), t.clone())).collect();
@@ -182,8 +216,40 @@ async fn a_kill_9_during_checkouts_loses_no_payment_and_charges_nobody_twice() {
         assert_eq!(again.status, "paid", "checkout {checkout} after the restart");
         answered_paid.insert(checkout.clone());
     }
+    // Every test card once (a buyer each: the risk rules limit checkouts per buyer), so the
+    // canary below sees declines, challenges, errors and timeouts go through the logs too.
+    for (i, card) in souk_payments::connector::simulator::TEST_CARDS.iter().enumerate() {
+        let buyer = market.member(&format!("canary-{i}@example.com"), "Canary Buyer").await.unwrap();
+        buyer.add_to_cart(&offer, 1).await.unwrap();
+        let checkout = buyer.checkout(&offer.shop, &format!("canary-{i}")).await.unwrap();
+        let token = buyer.tokenize(card.number).await.unwrap();
+        let _ = buyer.pay(&checkout.id, &token, &format!("canary-pay-{i}")).await;
+    }
     Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
     server.wait().unwrap();
+
+    // Canary: no card number in any log line of either run, any marketplace file (database,
+    // WAL, mail outbox), or the vault's files outside its ciphertext (its audit log).
+    let mut scanned = 0;
+    for path in files(dir.path()) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The cards that went in, exactly, in any file.
+        for card in souk_payments::connector::simulator::TEST_CARDS {
+            let hit = bytes.windows(card.number.len()).position(|w| w == card.number.as_bytes());
+            assert!(hit.is_none(), "test card {} in {} at {hit:?}", card.number, path.display());
+        }
+        // Then anything card-shaped, once hex identifiers are blanked.
+        blank_hex_ids(&mut bytes);
+        let found = souk_payments::connector::card::find_card_numbers(&bytes);
+        if let Some(r) = found.first() {
+            let around = &bytes[r.start.saturating_sub(120)..(r.end + 40).min(bytes.len())];
+            panic!("a card number in {} at {r:?}: {}", path.display(), String::from_utf8_lossy(around));
+        }
+        scanned += bytes.len();
+    }
+    let logs = std::fs::read_to_string(dir.path().join("serve-2.log")).unwrap();
+    assert!(logs.contains("DEBUG") && logs.contains("/vault/v1/cards"), "the canary read real debug logs");
+    assert!(scanned > 1_000_000, "scanned only {scanned} bytes");
 
     // The operator's checks pass.
     for args in [["ledger", "check"], ["audit", "verify"]] {
