@@ -246,6 +246,16 @@ pub const OPTIONS: &[Opt] = &[
         "30",
         "How long the vault waits for the processor before the payment's outcome counts as unknown (reconciled later).",
     ),
+    opt(
+        "payments.first_account_hold_days",
+        "7",
+        "Days payouts wait after a shop sets its first bank account while it is owed money (a replacement always waits 7 days).",
+    ),
+    opt(
+        "payments.reconcile_interval_secs",
+        "60",
+        "Seconds between rounds that ask the vault about checkout payments whose outcome is unknown.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -316,6 +326,8 @@ struct RawPayments {
     vault_keys_dir: String,
     simulator_latency_ms: u64,
     connector_timeout_secs: u64,
+    first_account_hold_days: u64,
+    reconcile_interval_secs: u64,
 }
 
 /// Where the card vault keeps its cards and keys, and how payments reach the processor.
@@ -329,6 +341,8 @@ pub struct PaymentsConfig {
     pub vault_keys_dir: PathBuf,
     pub simulator_latency: Duration,
     pub connector_timeout: Duration,
+    /// How often payments of unknown outcome are reconciled with the vault.
+    pub reconcile_interval: Duration,
 }
 
 #[derive(Deserialize)]
@@ -870,7 +884,9 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         .unwrap_or(u32::MAX),
         hash_concurrency: usize::try_from(id.password_hash_concurrency).unwrap_or(1),
     };
-    let market = market_config(&raw.market, sources)?;
+    let mut market = market_config(&raw.market, sources)?;
+    market.first_bank_account_hold =
+        Duration::from_hours(raw.payments.first_account_hold_days.saturating_mul(24));
     let vault_url = raw.payments.vault_database_url.expose_secret().trim().to_owned();
     let vault_schema = raw.payments.vault_schema.trim().to_owned();
     if vault_schema.is_empty()
@@ -894,6 +910,11 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         connector_timeout: Duration::from_secs(positive(
             "payments.connector_timeout_secs",
             raw.payments.connector_timeout_secs,
+            sources,
+        )?),
+        reconcile_interval: Duration::from_secs(positive(
+            "payments.reconcile_interval_secs",
+            raw.payments.reconcile_interval_secs,
             sources,
         )?),
     };
@@ -1018,6 +1039,8 @@ fn market_config(m: &RawMarket, sources: &Sources) -> Result<souk_core::market::
             .collect(),
         dispute_window: Duration::from_hours(m.dispute_window_days.saturating_mul(24)),
         auto_confirm_after: Duration::from_hours(m.auto_confirm_days.saturating_mul(24)),
+        // Set from `payments.first_account_hold_days` by the caller.
+        first_bank_account_hold: Duration::from_hours(7 * 24),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod dialect;
+pub mod finance;
 mod error;
 pub mod idempotency;
 pub mod identity;

@@ -86,11 +86,16 @@ fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Pri
 }
 
 /// A bank that returns every payout.
+#[derive(Debug)]
 struct Refusing;
 
 impl payouts::Bank for Refusing {
-    fn send(&self, _: ShopId, _: &str, _: &Iban, _: souk_domain::Money) -> bool {
+    fn send(&self, _: &str, _: ShopId, _: &str, _: &Iban, _: souk_domain::Money) -> bool {
         false
+    }
+
+    fn status(&self, _: &str) -> Option<bool> {
+        Some(false)
     }
 }
 
@@ -175,7 +180,7 @@ async fn money_moves_through_escrow(db: Db) {
 
     // Nothing is refundable before the payment.
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, 100, "").await;
-    assert!(matches!(r, Err(CoreError::Conflict(_))), "{r:?}");
+    assert!(matches!(r, Err(CoreError::Refused(_))), "{r:?}");
     pay(&app, &order_a).await;
     pay(&app, &order_b).await;
     // Reporting the payment again posts nothing twice.
@@ -209,7 +214,7 @@ async fn money_moves_through_escrow(db: Db) {
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, 400, "chipped").await.unwrap();
     assert_eq!(r.refundable.minor, total - 500);
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, total - 499, "").await;
-    assert!(matches!(r, Err(CoreError::Conflict(_))), "{r:?}");
+    assert!(matches!(r, Err(CoreError::Refused(_))), "{r:?}");
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, -5, "").await;
     assert!(r.is_err());
 
@@ -218,7 +223,10 @@ async fn money_moves_through_escrow(db: Db) {
     let attempts = (0..4).map(|_| escrow::refund(souk, &seller_p, &cl, &order_a, total - 500, "race"));
     let outcomes = futures_util::future::join_all(attempts).await;
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(CoreError::Conflict(_)))), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Ok(_) | Err(CoreError::Conflict(_) | CoreError::Refused(_)))),
+        "{outcomes:?}"
+    );
     assert_eq!(order_row(&app, &order_a).await.status, "refunded");
 
     // Order B ships, is delivered automatically, completes after the dispute window and is
@@ -240,7 +248,7 @@ async fn money_moves_through_escrow(db: Db) {
     assert_eq!((b.in_escrow.minor, b.payable.minor), (0, total - fee));
 
     // The shop is not verified: its payout waits.
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert_eq!(run.held, vec![(shop_id, "not verified")]);
     assert!(run.paid.is_empty());
     {
@@ -252,7 +260,7 @@ async fn money_moves_through_escrow(db: Db) {
             .await
             .unwrap();
     }
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert_eq!(run.held, vec![(shop_id, "no bank account")]);
     // Setting the bank account needs a fresh sign-in, and a valid IBAN.
     let iban = "FR76 3000 6000 0112 3456 7890 189";
@@ -275,27 +283,32 @@ async fn money_moves_through_escrow(db: Db) {
     let view =
         payouts::set_bank_account(souk, &fresh, &client(), shop_id, "Potter SARL", iban).await.unwrap();
     assert_eq!(view.iban_last4, "0189");
-    assert_eq!(view.hold_until, clock.now(), "no hold for the first account");
+    // The shop is owed money: even its first account holds payouts for a week.
+    assert_eq!(view.hold_until, clock.now().plus_micros(7 * 24 * 3_600 * 1_000_000));
     app.mail_to("potter@example.com", "A payout bank account was added").await;
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
+    assert_eq!(run.held, vec![(shop_id, "bank account changed recently")]);
+    clock.advance_secs(7 * 24 * 3600 + 1);
+    if let Credential::Session { authenticated_at, .. } = &mut fresh.credential {
+        *authenticated_at = clock.now();
+    }
     // A bank that returns the payout: the money is payable again.
     let run = payouts::run_batch(souk, &Refusing, payouts::RunBy::System).await.unwrap();
     assert_eq!(run.returned.len(), 1, "{run:?}");
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (total - fee, 0, 0));
-    // Finance staff run the next batch (support staff may not release payouts).
+    // Finance staff run the next batch (support staff may not run payouts).
     let support =
         principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Support]);
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&support, &client()))
-        .await
-        .unwrap();
-    assert_eq!(run.held, vec![(shop_id, "not permitted")]);
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::Staff(&support, &client())).await;
+    assert!(matches!(run, Err(CoreError::Forbidden)), "{run:?}");
     let finance =
         principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Finance]);
     // Two batches at once (finance staff and housekeeping) pay the shop once.
     let cl = client();
     let (one, two) = futures_util::future::join(
-        payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&finance, &cl)),
-        payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System),
+        payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::Staff(&finance, &cl)),
+        payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System),
     )
     .await;
     let (one, two) = (one.unwrap(), two.unwrap());
@@ -303,7 +316,7 @@ async fn money_moves_through_escrow(db: Db) {
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (0, 0, total - fee));
     // Nothing left to pay: the next batch pays nobody.
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert!(run.paid.is_empty() && run.held.is_empty(), "{run:?}");
     // Changing the bank account holds the next payouts for a week, and tells the owner.
     let view = payouts::set_bank_account(
