@@ -193,8 +193,16 @@ pub enum Resource<'a> {
     /// The platform's money as a whole (its balances, payout runs, ledger checks).
     Ledger,
     Shop(&'a ShopFacts),
-    Listing { id: ListingId, status: &'a str, shop: &'a ShopFacts },
-    Order { id: &'a str, buyer: AccountId, shop: &'a ShopFacts },
+    Listing {
+        id: ListingId,
+        status: &'a str,
+        shop: &'a ShopFacts,
+    },
+    Order {
+        id: &'a str,
+        buyer: AccountId,
+        shop: &'a ShopFacts,
+    },
 }
 
 /// The answer, with the policies that decided it (their `@id`s) for the audit log.

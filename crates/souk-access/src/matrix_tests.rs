@@ -250,9 +250,13 @@ fn nothing_is_allowed_without_a_policy() {
     let nobody = actor(999, &[]);
     let order = Resource::Order { id: "o", buyer: w.buyer.id, shop: &w.other_shop };
     for action in Action::ALL {
-        for what in
-            [Resource::AuditLog, Resource::Ledger, Resource::Shop(&w.shop), order, Resource::Account(w.buyer.id)]
-        {
+        for what in [
+            Resource::AuditLog,
+            Resource::Ledger,
+            Resource::Shop(&w.shop),
+            order,
+            Resource::Account(w.buyer.id),
+        ] {
             assert!(!w.access.decide(&nobody, action, &what).allowed, "{action:?} on {what:?}");
         }
     }
@@ -382,7 +386,8 @@ fn the_fast_path_decides_as_the_reference_does() {
         };
         let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
         let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
-        let mut kinds = vec![Resource::AuditLog, Resource::Ledger, Resource::Shop(shop), listing, order, own_order];
+        let mut kinds =
+            vec![Resource::AuditLog, Resource::Ledger, Resource::Shop(shop), listing, order, own_order];
         kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
         for who in actors.iter().copied().chain([&all_roles]) {
             for action in Action::ALL {

@@ -33,7 +33,8 @@ pub async fn check(souk: &Souk) -> anyhow::Result<()> {
 /// `souk ledger payouts`: pays every shop's payable balance through the simulated bank,
 /// except shops on hold.
 pub async fn payouts(souk: &Souk) -> anyhow::Result<()> {
-    let run = payments::payouts::run_batch(souk, souk.bank.as_ref(), payments::payouts::RunBy::System).await?;
+    let run =
+        payments::payouts::run_batch(souk, souk.bank.as_ref(), payments::payouts::RunBy::System).await?;
     print_reconciled(&run.reconciled);
     println!(
         "payout batch {}: {} paid, {} returned, {} held",

@@ -96,10 +96,10 @@ pub async fn shop_payouts(
         "SELECT id, batch_id, shop_id, amount_minor, currency, status, created_at, settled_at FROM payouts \
          WHERE shop_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
     )
-        .bind(shop.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(conn)
-        .await?;
+    .bind(shop.to_string())
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(payout_row).collect()
 }
 
@@ -315,7 +315,9 @@ pub async fn totals_by_kind(conn: &mut AnyConnection) -> Result<Vec<(String, Str
     )
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get("account_kind")?, r.try_get("currency")?, r.try_get("total")?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get("account_kind")?, r.try_get("currency")?, r.try_get("total")?)))
+        .collect()
 }
 
 /// A shop's balances per currency: (kind, currency, minor units) for its payable, in
@@ -346,4 +348,64 @@ pub async fn shop_totals(
         out.push((r.try_get("account_kind")?, r.try_get("currency")?, r.try_get("total")?));
     }
     Ok(out)
+}
+
+/// The number of a checkout's current payment attempt (0 for the first).
+pub async fn payment_attempt(conn: &mut AnyConnection, checkout: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT payment_attempt FROM checkouts WHERE id = $1")
+        .bind(checkout)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("payment_attempt")?,
+        None => 0,
+    })
+}
+
+/// Ends attempt `seen` of an unpaid checkout's payment (it failed for good), so the next
+/// one is authorized under a key of its own; false if another request moved on first.
+pub async fn next_payment_attempt(
+    conn: &mut AnyConnection,
+    checkout: &str,
+    seen: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkouts SET payment_attempt = payment_attempt + 1 \
+         WHERE id = $1 AND payment_attempt = $2 AND payment_state = 'awaiting_payment'",
+    )
+    .bind(checkout)
+    .bind(seen)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks an unpaid checkout's payment as of unknown outcome (the processor's answer timed
+/// out), for the reconciliation task; the first mark stays.
+pub async fn mark_payment_unknown(
+    conn: &mut AnyConnection,
+    checkout: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE checkouts SET payment_unknown_since = $1 \
+         WHERE id = $2 AND payment_state = 'awaiting_payment' AND payment_unknown_since IS NULL",
+    )
+    .bind(at.as_micros())
+    .bind(checkout)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Unpaid checkouts whose payment's outcome is unknown, oldest first.
+pub async fn unknown_payments(conn: &mut AnyConnection, limit: u16) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id FROM checkouts WHERE payment_state = 'awaiting_payment' AND payment_unknown_since IS NOT NULL \
+         ORDER BY payment_unknown_since, id LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }

@@ -69,7 +69,7 @@ backend_tests! {
     }
 }
 
-fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Principal {
+pub(crate) fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Principal {
     Principal {
         account,
         handle: "tester".into(),
@@ -99,16 +99,23 @@ impl payouts::Bank for Refusing {
     }
 }
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client { ip: None, user_agent: String::new(), device: None, request_id: "ledger-test".into() }
 }
 
-async fn account(app: &TestApp, email: &str) -> AccountId {
+pub(crate) async fn account(app: &TestApp, email: &str) -> AccountId {
     souk_core::accounts::find_by_email(app.state().souk(), email).await.unwrap().unwrap()
 }
 
 /// Buys one unit of `var` from `shop`; returns the order's id.
-async fn buy(app: &TestApp, buyer: &reqwest::Client, csrf: &str, shop: &str, var: &str, key: &str) -> String {
+pub(crate) async fn buy(
+    app: &TestApp,
+    buyer: &reqwest::Client,
+    csrf: &str,
+    shop: &str,
+    var: &str,
+    key: &str,
+) -> String {
     let res = buyer
         .put(app.url(&format!("/api/v1/cart/lines/{var}")))
         .header("x-csrf-token", csrf)
@@ -131,12 +138,12 @@ async fn buy(app: &TestApp, buyer: &reqwest::Client, csrf: &str, shop: &str, var
     res.json::<Value>().await.unwrap()["orders"][0]["id"].as_str().unwrap().to_owned()
 }
 
-async fn order_row(app: &TestApp, id: &str) -> souk_store::orders::OrderRow {
+pub(crate) async fn order_row(app: &TestApp, id: &str) -> souk_store::orders::OrderRow {
     let mut conn = app.state().souk().store.conn().await.unwrap();
     souk_store::orders::order(&mut conn, id).await.unwrap().unwrap()
 }
 
-async fn pay(app: &TestApp, order: &str) {
+pub(crate) async fn pay(app: &TestApp, order: &str) {
     let checkout = order_row(app, order).await.checkout;
     souk_core::market::checkout::record_payment(app.state().souk(), &checkout, PaymentState::Paid)
         .await

@@ -13,6 +13,7 @@ mod checkout;
 mod cli;
 mod conversations;
 mod errors;
+mod finance;
 mod headers;
 mod identity;
 mod ledger;

@@ -263,7 +263,11 @@ pub async fn refunds_of(
     let mut conn = souk.store.conn().await?;
     let funds = funds_of(&mut conn, &order).await?;
     let refunds = souk_store::finance::order_refunds(&mut conn, &order.id).await?;
-    let refundable = if funds.charged { funds.refundable().map_err(refused)? } else { Money::new(0, funds.total.currency) };
+    let refundable = if funds.charged {
+        funds.refundable().map_err(refused)?
+    } else {
+        Money::new(0, funds.total.currency)
+    };
     Ok((refunds, refundable))
 }
 

@@ -34,7 +34,7 @@ pub const BANK_CHANGE_PAYOUT_HOLD: std::time::Duration = std::time::Duration::fr
 /// A payout the bank has not answered for within this long is taken as never received by
 /// reconciliation (the bank does not know its key), and its amount is payable again. A
 /// younger one may belong to a batch still running: it is left for the next round.
-pub const UNKNOWN_PAYOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+pub const UNKNOWN_PAYOUT_GRACE: std::time::Duration = std::time::Duration::from_mins(15);
 
 /// The bank that receives payouts. Idempotent by key: each payout is sent under its own id,
 /// and a second `send` with a key the bank has seen answers the first outcome and moves no
@@ -145,7 +145,8 @@ pub async fn set_bank_account(
     // otherwise be paid by the next batch, before the owner reads the mail about it.
     let hold = if before.is_some() {
         BANK_CHANGE_PAYOUT_HOLD
-    } else if store::balance(tx.conn(), &Account::seller_payable(shop), souk.market.currency).await?.minor > 0 {
+    } else if store::balance(tx.conn(), &Account::seller_payable(shop), souk.market.currency).await?.minor > 0
+    {
         souk.market.first_bank_account_hold
     } else {
         std::time::Duration::ZERO
@@ -380,7 +381,13 @@ async fn pay_shop(
 /// Posts the bank's answer for a payout in transit (`sent`: paid out; otherwise payable
 /// again) with its audit entry; false if it was settled already (a reconciliation and the
 /// batch that sent it may both get here: the payout's status lets only one post).
-async fn settle(souk: &Souk, by: RunBy<'_>, payout: &PayoutRow, sent: bool, why: &str) -> Result<bool, CoreError> {
+async fn settle(
+    souk: &Souk,
+    by: RunBy<'_>,
+    payout: &PayoutRow,
+    sent: bool,
+    why: &str,
+) -> Result<bool, CoreError> {
     let now = souk.clock.now();
     let currency = super::currency_of(&payout.currency)?;
     let amount = Money::new(payout.amount_minor, currency);
@@ -431,7 +438,11 @@ pub async fn reconcile(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Re
         };
         if settle(souk, by, &payout, sent, "reconciliation").await? {
             let amount = Money::new(payout.amount_minor, super::currency_of(&payout.currency)?);
-            if sent { done.sent.push((payout.shop, amount)) } else { done.returned.push((payout.shop, amount)) }
+            if sent {
+                done.sent.push((payout.shop, amount));
+            } else {
+                done.returned.push((payout.shop, amount));
+            }
         }
     }
     Ok(done)

@@ -53,7 +53,8 @@ async fn keyed(state: &AppState, headers: &HeaderMap, body: RawBody) -> Result<K
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            Problem::of("invalid_parameter").with_detail("Send an Idempotency-Key header (a UUID per attempt).")
+            Problem::of("invalid_parameter")
+                .with_detail("Send an Idempotency-Key header (a UUID per attempt).")
         })?
         .to_owned();
     let bytes = axum::body::to_bytes(body, state.config().body_limit_bytes)
@@ -146,7 +147,8 @@ pub async fn refund_order(
     let respond = |r: &Refunded| (201, serde_json::to_vec(&refund_dto(r)).unwrap_or_default());
     let key = RefundKey { scope: &scope, key: &k.key, respond: &respond };
     let souk = state.souk();
-    match escrow::refund_keyed(souk, &principal, &client, &order, req.amount_minor, &req.reason, Some(&key)).await
+    match escrow::refund_keyed(souk, &principal, &client, &order, req.amount_minor, &req.reason, Some(&key))
+        .await
     {
         Ok(r) => {
             let (status, body) = respond(&r);
@@ -241,7 +243,10 @@ fn per_currency(rows: &[finance::Balance]) -> Vec<CurrencyBalanceDto> {
         let i = match out.iter().position(|c| c.currency == b.currency) {
             Some(i) => i,
             None => {
-                out.push(CurrencyBalanceDto { currency: b.currency.clone(), ..CurrencyBalanceDto::default() });
+                out.push(CurrencyBalanceDto {
+                    currency: b.currency.clone(),
+                    ..CurrencyBalanceDto::default()
+                });
                 out.len() - 1
             }
         };
@@ -316,7 +321,7 @@ fn payout_dto(p: souk_store::finance::PayoutRow) -> PayoutDto {
         batch: p.batch,
         status: p.status,
         created_at: p.created_at.to_rfc3339(),
-        settled_at: p.settled_at.map(|t| t.to_rfc3339()),
+        settled_at: p.settled_at.map(souk_domain::Timestamp::to_rfc3339),
     }
 }
 
@@ -561,7 +566,9 @@ pub struct PayoutRunDto {
 }
 
 fn lines(v: &[(ShopId, Money)]) -> Vec<RunLineDto> {
-    v.iter().map(|(s, m)| RunLineDto { shop_id: s.to_string(), amount: Some((*m).into()), reason: None }).collect()
+    v.iter()
+        .map(|(s, m)| RunLineDto { shop_id: s.to_string(), amount: Some((*m).into()), reason: None })
+        .collect()
 }
 
 /// Run a payout batch now (finance staff): payouts left in transit are reconciled first,

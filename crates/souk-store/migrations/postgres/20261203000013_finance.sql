@@ -2,7 +2,9 @@
 -- its id; "in_transit" until the bank's answer is posted, so a crash in between is found
 -- and reconciled by asking the bank with that key), why a batch held a shop, each refund
 -- with its reason (the ledger holds the amounts; this says who and why), and the result of
--- each `souk ledger check` for the staff console.
+-- each `souk ledger check` for the staff console. A checkout counts its payment attempts: a
+-- processing error ends an attempt, and the next one authorizes under a key of its own; a
+-- payment whose answer timed out is marked, and a background task asks the vault about it.
 -- Paired with ../postgres/ (same version, same tables); edit neither once released.
 
 CREATE TABLE payouts (
@@ -53,3 +55,7 @@ CREATE TABLE ledger_checks (
     first_violation TEXT NOT NULL
 );
 CREATE INDEX ledger_checks_by_time ON ledger_checks (ran_at);
+
+ALTER TABLE checkouts ADD COLUMN payment_attempt BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE checkouts ADD COLUMN payment_unknown_since BIGINT;
+CREATE INDEX checkouts_payment_unknown ON checkouts (payment_unknown_since);
