@@ -528,3 +528,124 @@ async fn payouts_left_in_transit_are_reconciled(db: Db) {
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_pages_need_their_token_and_act_once_sqlite() {
+    finance_pages_need_their_token_and_act_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_pages_need_their_token_and_act_once_postgres() {
+    finance_pages_need_their_token_and_act_once(Db::Postgres).await;
+}
+
+async fn finance_pages_need_their_token_and_act_once(db: Db) {
+    use crate::buyer_pages::{field, page, post_form};
+    let clock = Arc::new(FakeClock::at(SystemClock.now()));
+    let Some(app) =
+        TestApp::builder(db).clock(clock.clone()).set("market.dispute_window_days", "0").try_spawn().await
+    else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+        return;
+    };
+    let people =
+        staff(&app, &[("fin-pages@example.com", &["finance"]), ("help-pages@example.com", &["support"])])
+            .await;
+    let [_, (fin, _), (support, _)] = &people[..] else { unreachable!() };
+    let (c, csrf, shop, var, buyer, bcsrf) = market(&app, "pg").await;
+    // One completed order makes the shop owed money (its first bank account is held).
+    completed(&app, (&c, &csrf), (&buyer, &bcsrf), &shop, &var, "pg-1").await;
+    let paid = buy(&app, &buyer, &bcsrf, &shop, &var, "pg-2").await;
+    pay(&app, &paid).await;
+    let total = order_row(&app, &paid).await.total_minor;
+    established(&app, &shop).await;
+    let (other, ocsrf) = seller(&app, "pg-other@example.com").await;
+    open_shop(&app, &other, &ocsrf, "pg-other-shop").await;
+
+    // The refund form: its token, then once per page key, never more than was paid.
+    let (status, html) = page(&app, &c, &format!("/seller/orders/{paid}")).await;
+    assert_eq!(status, 200);
+    let (token, key) = (field(&html, "csrf"), field(&html, "key"));
+    let path = format!("/seller/orders/{paid}/refund");
+    let res =
+        post_form(&app, &c, &path, &[("csrf", "forged"), ("key", &key), ("amount", "5"), ("reason", "x")])
+            .await;
+    assert_eq!(res.status(), 403);
+    let too_much = format!("{}.{:02}", (total + 1) / 100, (total + 1) % 100);
+    let res = post_form(
+        &app,
+        &c,
+        &path,
+        &[("csrf", &token), ("key", &key), ("amount", &too_much), ("reason", "x")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let form = [("csrf", token.as_str()), ("key", key.as_str()), ("amount", "5.00"), ("reason", "scratched")];
+    for _ in 0..2 {
+        let res = post_form(&app, &c, &path, &form).await;
+        assert_eq!(res.status(), 303);
+    }
+    let list: Value =
+        c.get(app.url(&format!("/api/v1/orders/{paid}/refunds"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "a double submit refunds once: {list}");
+    assert_eq!(list["refundable"]["amount_minor"], total - 500);
+    // The buyer has no refund form of the shop's (the page is the shop's: 404).
+    let res = post_form(&app, &buyer, &path, &[("csrf", &bcsrf), ("key", "k"), ("amount", "1")]).await;
+    assert_eq!(res.status(), 404);
+
+    // The money page and its bank account form: the token, then a fresh sign-in.
+    let (status, html) = page(&app, &c, "/seller/money").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No bank account yet"), "{html}");
+    let (token, key) = (field(&html, "csrf"), field(&html, "key"));
+    let bank = |t: &str| {
+        vec![
+            ("csrf", t.to_owned()),
+            ("key", key.clone()),
+            ("holder", "Plates Ltd".to_owned()),
+            ("iban", IBAN.to_owned()),
+        ]
+    };
+    let form = bank("forged");
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(post_form(&app, &c, "/seller/money/bank-account", &refs).await.status(), 403);
+    clock.advance_secs(6 * 60);
+    let form = bank(&token);
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = post_form(&app, &c, "/seller/money/bank-account", &refs).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers().get("location").unwrap(), "/account/reauth?next=/seller/money");
+    let res = post_form(
+        &app,
+        &c,
+        "/account/reauth",
+        &[("csrf", &token), ("password", PASSWORD), ("next", "/seller/money")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = post_form(&app, &c, "/seller/money/bank-account", &refs).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers().get("location").unwrap(), "/seller/money?done=bank-account");
+    let (_, html) = page(&app, &c, "/seller/money").await;
+    assert!(html.contains("•••• 0189") && !html.contains("30006000011234567890189"), "{html}");
+    // Another seller's hub shows their own shop, never this one.
+    let (_, html) = page(&app, &other, "/seller/money").await;
+    assert!(!html.contains("0189"), "{html}");
+
+    // The staff's finance page: finance staff run payouts with the token, once per key;
+    // support staff get no page.
+    assert_eq!(page(&app, support, "/staff/finance").await.0, 403);
+    let (status, html) = page(&app, fin, "/staff/finance").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Run payouts") && html.contains("No ledger check has run yet"), "{html}");
+    let (token, key) = (field(&html, "csrf"), field(&html, "key"));
+    let res = post_form(&app, fin, "/staff/finance/payouts", &[("csrf", "forged"), ("key", &key)]).await;
+    assert_eq!(res.status(), 403);
+    for _ in 0..2 {
+        let res = post_form(&app, fin, "/staff/finance/payouts", &[("csrf", &token), ("key", &key)]).await;
+        assert_eq!(res.status(), 303);
+    }
+    let view: Value = fin.get(app.url("/api/v1/staff/finance")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["batches"].as_array().unwrap().len(), 1, "one run per page key: {view}");
+    app.stop().await;
+}
