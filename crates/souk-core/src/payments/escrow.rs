@@ -2,7 +2,8 @@
 //! platform's fee) when the order completes, and given back by refunds (from escrow before
 //! release, clawed back from the shop's balance after) and chargebacks; never more than
 //! the buyer paid. Two concurrent movements of one order cannot both post: each takes the
-//! order's next ledger sequence number and the database lets only one have it.
+//! order's next ledger sequence number and the database lets only one have it. Each refund
+//! is recorded with who made it and why, beside its postings.
 
 use souk_access::{Action, Resource};
 use souk_domain::order::{Actor as OrderActor, OrderStatus, Transition};

@@ -1,10 +1,13 @@
 //! Payout batches: every shop with a payable balance is paid through the bank, except
 //! shops on hold (not verified, when the market holds unverified shops' payouts, newer
 //! than the hold for new shops, without a bank account, or whose bank account changed
-//! recently). A shop's owner sets its bank account after a fresh sign-in (step-up); the
-//! holder and IBAN are sealed under the owner's key. Each payout moves the balance to "in transit" and the
-//! bank's answer settles it or returns it, in one transaction with its audit entry; the
-//! batch is recorded last. A payout never exceeds the shop's payable balance.
+//! recently, or was set first while the shop was owed money). A shop's owner sets its bank
+//! account after a fresh sign-in (step-up); the holder and IBAN are sealed under the
+//! owner's key. Each payout moves the balance to "in transit" under its own id, the bank
+//! is asked under that id (its idempotency key), and its answer settles or returns it, in
+//! one transaction with its audit entry; payouts a crash left in transit are reconciled by
+//! asking the bank with their ids (ADR 0022). The batch and its holds are recorded last. A
+//! payout never exceeds the shop's payable balance.
 
 use souk_access::{Action, Resource};
 use souk_crypto::FieldContext;
