@@ -402,6 +402,10 @@ fn ledger_check_names_tampered_postings() {
     let (code, out, err) = souk(&["ledger", "check"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("ledger balanced: 1 transactions, 2 postings"), "{out}");
+    // Nothing was left in transit: reconciling settles nothing and sends nothing.
+    let (code, out, err) = souk(&["ledger", "payouts", "--reconcile"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("reconciled: 0 sent, 0 payable again, 0 still in transit"), "{out}");
 
     // Someone drops the guard and edits a posting behind Souk's back.
     rt.block_on(async {
