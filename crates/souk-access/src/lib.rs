@@ -72,6 +72,8 @@ pub enum Action {
     OrderView,
     OrderFulfil,
     OrderRefund,
+    LedgerView,
+    PayoutRun,
 }
 
 impl Action {
@@ -101,10 +103,11 @@ impl Action {
             Self::OrderView | Self::OrderFulfil | Self::OrderRefund => {
                 matches!(resource, Resource::Order { .. })
             }
+            Self::LedgerView | Self::PayoutRun => matches!(resource, Resource::Ledger),
         }
     }
 
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 25] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -128,6 +131,8 @@ impl Action {
         Self::OrderView,
         Self::OrderFulfil,
         Self::OrderRefund,
+        Self::LedgerView,
+        Self::PayoutRun,
     ];
 
     #[must_use]
@@ -156,6 +161,8 @@ impl Action {
             Self::OrderView => "order.view",
             Self::OrderFulfil => "order.fulfil",
             Self::OrderRefund => "order.refund",
+            Self::LedgerView => "ledger.view",
+            Self::PayoutRun => "payout.run",
         }
     }
 }
@@ -183,9 +190,19 @@ pub struct ShopFacts {
 pub enum Resource<'a> {
     Account(AccountId),
     AuditLog,
+    /// The platform's money as a whole (its balances, payout runs, ledger checks).
+    Ledger,
     Shop(&'a ShopFacts),
-    Listing { id: ListingId, status: &'a str, shop: &'a ShopFacts },
-    Order { id: &'a str, buyer: AccountId, shop: &'a ShopFacts },
+    Listing {
+        id: ListingId,
+        status: &'a str,
+        shop: &'a ShopFacts,
+    },
+    Order {
+        id: &'a str,
+        buyer: AccountId,
+        shop: &'a ShopFacts,
+    },
 }
 
 /// The answer, with the policies that decided it (their `@id`s) for the audit log.
@@ -203,6 +220,7 @@ struct Types {
     listing: EntityTypeName,
     order: EntityTypeName,
     audit_log: EntityTypeName,
+    ledger: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -225,6 +243,7 @@ pub struct Access {
     /// The role entities' uids, in the order of [`StaffRole::ALL`].
     roles: Vec<EntityUid>,
     audit_log: EntityUid,
+    ledger: EntityUid,
     authorizer: Authorizer,
     types: Types,
 }
@@ -271,6 +290,7 @@ impl Access {
             listing: type_name("Souk::Listing")?,
             order: type_name("Souk::Order")?,
             audit_log: type_name("Souk::AuditLog")?,
+            ledger: type_name("Souk::Ledger")?,
             action: type_name("Souk::Action")?,
         };
         let slices = Action::ALL
@@ -286,7 +306,8 @@ impl Access {
             .collect::<Result<Vec<_>, PolicyError>>()?;
         let roles = StaffRole::ALL.iter().map(|r| Self::uid(&types.role, r.as_str())).collect();
         let audit_log = Self::uid(&types.audit_log, "log");
-        Ok(Self { policies, slices, roles, audit_log, authorizer: Authorizer::new(), types })
+        let ledger = Self::uid(&types.ledger, "ledger");
+        Ok(Self { policies, slices, roles, audit_log, ledger, authorizer: Authorizer::new(), types })
     }
 
     fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -364,6 +385,7 @@ impl Access {
         let resource_uid = match resource {
             Resource::Account(id) => self.account(*id),
             Resource::AuditLog => self.audit_log.clone(),
+            Resource::Ledger => self.ledger.clone(),
             Resource::Shop(shop) => {
                 let (uid, entity) = self.shop_entity(shop)?;
                 entities.push(entity);

@@ -125,6 +125,13 @@ fn access_control_matrix() {
         ("audit: admin exports", &w.admin, Action::AuditExport, Resource::AuditLog, true),
         ("audit: support cannot read", &w.support, Action::AuditRead, Resource::AuditLog, false),
         ("audit: sellers cannot read", &w.owner, Action::AuditRead, Resource::AuditLog, false),
+        ("ledger: finance sees it", &w.finance, Action::LedgerView, Resource::Ledger, true),
+        ("ledger: finance runs payouts", &w.finance, Action::PayoutRun, Resource::Ledger, true),
+        ("ledger: admins see it", &w.admin, Action::LedgerView, Resource::Ledger, true),
+        ("ledger: admins do not run payouts", &w.admin, Action::PayoutRun, Resource::Ledger, false),
+        ("ledger: support does not see it", &w.support, Action::LedgerView, Resource::Ledger, false),
+        ("ledger: support does not run payouts", &w.support, Action::PayoutRun, Resource::Ledger, false),
+        ("ledger: sellers do not see it", &w.owner, Action::LedgerView, Resource::Ledger, false),
         ("owner updates shop", &w.owner, Action::ShopUpdate, shop, true),
         ("manager updates shop", &w.manager, Action::ShopUpdate, shop, true),
         ("manager cannot manage staff", &w.manager, Action::ShopManageStaff, shop, false),
@@ -216,7 +223,14 @@ fn applies_to_agrees_with_the_schema() {
         shop: &w.shop,
     };
     let order = Resource::Order { id: "o", buyer: w.buyer.id, shop: &w.shop };
-    let kinds = [Resource::Account(w.buyer.id), Resource::AuditLog, Resource::Shop(&w.shop), listing, order];
+    let kinds = [
+        Resource::Account(w.buyer.id),
+        Resource::AuditLog,
+        Resource::Ledger,
+        Resource::Shop(&w.shop),
+        listing,
+        order,
+    ];
     let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
     for action in Action::ALL {
         for what in kinds {
@@ -236,7 +250,13 @@ fn nothing_is_allowed_without_a_policy() {
     let nobody = actor(999, &[]);
     let order = Resource::Order { id: "o", buyer: w.buyer.id, shop: &w.other_shop };
     for action in Action::ALL {
-        for what in [Resource::AuditLog, Resource::Shop(&w.shop), order, Resource::Account(w.buyer.id)] {
+        for what in [
+            Resource::AuditLog,
+            Resource::Ledger,
+            Resource::Shop(&w.shop),
+            order,
+            Resource::Account(w.buyer.id),
+        ] {
             assert!(!w.access.decide(&nobody, action, &what).allowed, "{action:?} on {what:?}");
         }
     }
@@ -276,6 +296,11 @@ fn reference_decision(access: &Access, actor: &Actor, action: Action, resource: 
         }
         Resource::AuditLog => {
             let u = uid("Souk::AuditLog", "log");
+            entities.push(Entity::with_uid(u.clone()));
+            u
+        }
+        Resource::Ledger => {
+            let u = uid("Souk::Ledger", "ledger");
             entities.push(Entity::with_uid(u.clone()));
             u
         }
@@ -361,7 +386,8 @@ fn the_fast_path_decides_as_the_reference_does() {
         };
         let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
         let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
-        let mut kinds = vec![Resource::AuditLog, Resource::Shop(shop), listing, order, own_order];
+        let mut kinds =
+            vec![Resource::AuditLog, Resource::Ledger, Resource::Shop(shop), listing, order, own_order];
         kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
         for who in actors.iter().copied().chain([&all_roles]) {
             for action in Action::ALL {

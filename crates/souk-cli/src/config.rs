@@ -266,6 +266,16 @@ pub const OPTIONS: &[Opt] = &[
         "20",
         "Payments one account may send through the vault per minute (a burst of half as many). Raise it only for load tests.",
     ),
+    opt(
+        "payments.first_account_hold_days",
+        "7",
+        "Days payouts wait after a shop sets its first bank account while it is owed money (a replacement always waits 7 days).",
+    ),
+    opt(
+        "payments.reconcile_interval_secs",
+        "60",
+        "Seconds between rounds that ask the vault about checkout payments whose outcome is unknown.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -340,6 +350,8 @@ struct RawPayments {
     vault_authorize_per_minute: u64,
     vault_url: String,
     vault_client_dir: String,
+    first_account_hold_days: u64,
+    reconcile_interval_secs: u64,
 }
 
 /// Where the card vault keeps its cards and keys, and how payments reach the processor.
@@ -353,6 +365,8 @@ pub struct PaymentsConfig {
     pub vault_keys_dir: PathBuf,
     pub simulator_latency: Duration,
     pub connector_timeout: Duration,
+    /// How often payments of unknown outcome are reconciled with the vault.
+    pub reconcile_interval: Duration,
     /// Per account and minute: cards stored, payments sent (bursts of half as many).
     pub vault_tokenize_per_minute: u32,
     pub vault_authorize_per_minute: u32,
@@ -939,7 +953,9 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         .unwrap_or(u32::MAX),
         hash_concurrency: usize::try_from(id.password_hash_concurrency).unwrap_or(1),
     };
-    let market = market_config(&raw.market, sources)?;
+    let mut market = market_config(&raw.market, sources)?;
+    market.first_bank_account_hold =
+        Duration::from_hours(raw.payments.first_account_hold_days.saturating_mul(24));
     let vault_url = raw.payments.vault_database_url.expose_secret().trim().to_owned();
     let vault_schema = raw.payments.vault_schema.trim().to_owned();
     if vault_schema.is_empty()
@@ -978,6 +994,11 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
         )?)
         .unwrap_or(u32::MAX),
         remote_vault: remote_vault(&raw.payments, sources)?,
+        reconcile_interval: Duration::from_secs(positive(
+            "payments.reconcile_interval_secs",
+            raw.payments.reconcile_interval_secs,
+            sources,
+        )?),
     };
     Ok(Config {
         market,
@@ -1100,6 +1121,8 @@ fn market_config(m: &RawMarket, sources: &Sources) -> Result<souk_core::market::
             .collect(),
         dispute_window: Duration::from_hours(m.dispute_window_days.saturating_mul(24)),
         auto_confirm_after: Duration::from_hours(m.auto_confirm_days.saturating_mul(24)),
+        // Set from `payments.first_account_hold_days` by the caller.
+        first_bank_account_hold: Duration::from_hours(7 * 24),
     })
 }
 

@@ -1,5 +1,6 @@
 //! `souk ledger …`: check every invariant of the double-entry ledger (exit 1 naming each
-//! violation), and run a payout batch through the simulated bank.
+//! violation), run a payout batch through the simulated bank, and settle payouts a crash
+//! left in transit.
 
 use anyhow::bail;
 use souk_core::Souk;
@@ -32,12 +33,9 @@ pub async fn check(souk: &Souk) -> anyhow::Result<()> {
 /// `souk ledger payouts`: pays every shop's payable balance through the simulated bank,
 /// except shops on hold.
 pub async fn payouts(souk: &Souk) -> anyhow::Result<()> {
-    let run = payments::payouts::run_batch(
-        souk,
-        &payments::payouts::SimulatedBank,
-        payments::payouts::RunBy::System,
-    )
-    .await?;
+    let run =
+        payments::payouts::run_batch(souk, souk.bank.as_ref(), payments::payouts::RunBy::System).await?;
+    print_reconciled(&run.reconciled);
     println!(
         "payout batch {}: {} paid, {} returned, {} held",
         run.batch,
@@ -55,4 +53,28 @@ pub async fn payouts(souk: &Souk) -> anyhow::Result<()> {
         println!("  held     {shop}  ({why})");
     }
     Ok(())
+}
+
+/// `souk ledger payouts --reconcile`: settles payouts left in transit by asking the bank
+/// with each payout's key; sends nothing.
+pub async fn reconcile(souk: &Souk) -> anyhow::Result<()> {
+    let done =
+        payments::payouts::reconcile(souk, souk.bank.as_ref(), payments::payouts::RunBy::System).await?;
+    print_reconciled(&done);
+    println!(
+        "reconciled: {} sent, {} payable again, {} still in transit",
+        done.sent.len(),
+        done.returned.len(),
+        done.pending
+    );
+    Ok(())
+}
+
+fn print_reconciled(done: &payments::payouts::Reconciled) {
+    for (shop, amount) in &done.sent {
+        println!("  settled  {shop}  {amount} (the bank had sent it)");
+    }
+    for (shop, amount) in &done.returned {
+        println!("  reopened {shop}  {amount} (the bank returned it or never received it)");
+    }
 }

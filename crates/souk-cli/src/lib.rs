@@ -212,8 +212,14 @@ enum LedgerAction {
     /// per currency, no escrow below zero, no payout above the payable balance, no order
     /// giving back more than it was paid); exit 1 naming every violation.
     Check,
-    /// Pay every shop's payable balance through the simulated bank (shops on hold wait).
-    Payouts,
+    /// Pay every shop's payable balance through the simulated bank (shops on hold wait);
+    /// payouts an earlier run left in transit are settled first by asking the bank.
+    Payouts {
+        /// Only settle payouts left in transit (ask the bank with each payout's key); pay
+        /// nothing new.
+        #[arg(long)]
+        reconcile: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,7 +435,8 @@ async fn ledger(config: &Config, action: LedgerAction) -> anyhow::Result<()> {
     let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new())).await?;
     let result = match action {
         LedgerAction::Check => ledger_admin::check(&souk).await,
-        LedgerAction::Payouts => ledger_admin::payouts(&souk).await,
+        LedgerAction::Payouts { reconcile: false } => ledger_admin::payouts(&souk).await,
+        LedgerAction::Payouts { reconcile: true } => ledger_admin::reconcile(&souk).await,
     };
     souk.store.close().await;
     result

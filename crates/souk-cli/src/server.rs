@@ -334,14 +334,17 @@ pub async fn start(
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let checkpoint_interval = config.checkpoint_interval;
+    let reconcile_interval = config.payments.reconcile_interval;
     let serve_state = state.clone();
     let task = tokio::spawn(async move {
         let housekeeping = tokio::spawn(housekeeping(serve_state.clone(), checkpoint_interval));
+        let reconciler = tokio::spawn(reconcile_payments(serve_state.clone(), reconcile_interval));
         souk_http::server::serve(serve_state, app, tls, Listeners { https, http }, options, async {
             let _ = stopped.await;
         })
         .await;
         housekeeping.abort();
+        reconciler.abort();
         store.close().await;
     });
     tracing::info!(%https_addr, ?http_addr, "listening");
@@ -369,6 +372,22 @@ async fn sign_in_alerts(state: AppState) {
             Ok((0, 0)) => {}
             Ok((delivered, completed)) => tracing::info!(delivered, completed, "orders moved on by time"),
             Err(e) => tracing::warn!(error = %e, "could not move orders on"),
+        }
+    }
+}
+
+/// Every `payments.reconcile_interval_secs`: asks the vault about checkout payments whose
+/// answer timed out, so a charge that went through is recorded without waiting for the
+/// checkout to expire. Stopped with the server (aborted at shutdown).
+async fn reconcile_payments(state: AppState, interval: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match souk_core::payments::pay::reconcile_unknown(state.souk()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(settled = n, "payments of unknown outcome reconciled"),
+            Err(e) => tracing::warn!(error = %e, "could not reconcile payments"),
         }
     }
 }

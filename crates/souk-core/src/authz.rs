@@ -23,6 +23,7 @@ const SENSITIVE: &[Action] = &[
     Action::PayoutRelease,
     Action::OrderRefund,
     Action::ListingTakedown,
+    Action::PayoutRun,
 ];
 
 fn decision_event(
@@ -48,6 +49,7 @@ fn target_of(resource: &Resource<'_>) -> (&'static str, String) {
     match resource {
         Resource::Account(id) => ("account", id.to_string()),
         Resource::AuditLog => ("audit_log", String::new()),
+        Resource::Ledger => ("ledger", String::new()),
         Resource::Shop(s) => ("shop", s.id.to_string()),
         Resource::Listing { id, .. } => ("listing", id.to_string()),
         Resource::Order { id, .. } => ("order", (*id).to_owned()),

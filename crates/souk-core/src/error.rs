@@ -33,6 +33,10 @@ pub enum CoreError {
     /// The request conflicts with the current state (e.g. a name already taken).
     #[error("{0}")]
     Conflict(String),
+    /// The money rules refused the amount (a refund beyond what was paid, nothing paid yet):
+    /// the request is well formed but can never succeed against these balances as it is.
+    #[error("{0}")]
+    Refused(String),
     /// The checkout was declined by the risk step (the reason is kept for staff only).
     #[error("this checkout cannot be completed")]
     Declined,

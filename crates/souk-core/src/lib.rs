@@ -48,6 +48,9 @@ pub struct Souk {
     /// The card vault: tokenizes cards and forwards payments to the processor; Souk holds
     /// tokens, never card numbers. [`payments::vault::NoVault`] until one is configured.
     pub vault: Arc<dyn souk_vault::VaultClient>,
+    /// The bank that receives payouts (the simulator until a real bank plugs in); one per
+    /// process, so its memory of payout keys is shared by every batch.
+    pub bank: Arc<dyn payments::payouts::Bank>,
 }
 
 impl Souk {
@@ -75,6 +78,7 @@ impl Souk {
             risk: Arc::new(market::steps::VelocityRules::default()),
             payment: Arc::new(market::steps::AwaitPayment),
             vault: Arc::new(payments::vault::NoVault),
+            bank: Arc::new(payments::payouts::SimulatedBank::default()),
         })
     }
 
@@ -82,6 +86,13 @@ impl Souk {
     #[must_use]
     pub fn with_vault(mut self, vault: Arc<dyn souk_vault::VaultClient>) -> Self {
         self.vault = vault;
+        self
+    }
+
+    /// Pays shops through `bank`.
+    #[must_use]
+    pub fn with_bank(mut self, bank: Arc<dyn payments::payouts::Bank>) -> Self {
+        self.bank = bank;
         self
     }
 

@@ -49,6 +49,7 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("uri_too_long", 414, "The URI is too long"),
     ("unsupported_media_type", 415, "Unsupported content type"),
     ("unprocessable", 422, "The request could not be processed"),
+    ("amount_refused", 422, "The balances do not allow this amount"),
     ("rate_limited", 429, "Too many requests"),
     ("too_many_attempts", 429, "Too many attempts; wait before trying again"),
     ("headers_too_large", 431, "The request headers are too large"),
@@ -151,6 +152,7 @@ impl From<CoreError> for Problem {
                 "This action needs a fresh sign-in: confirm your password (POST /api/v1/me/reauthenticate) and retry within 5 minutes.",
             ),
             CoreError::Conflict(detail) => Self::of("conflict").with_detail(detail),
+            CoreError::Refused(detail) => Self::of("amount_refused").with_detail(detail),
             CoreError::Declined => Self::of("checkout_declined").with_detail(
                 "The checkout could not be completed. If you think this is a mistake, contact support.",
             ),

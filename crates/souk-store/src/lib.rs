@@ -12,6 +12,7 @@ pub mod cart;
 pub mod catalog;
 pub mod dialect;
 mod error;
+pub mod finance;
 pub mod idempotency;
 pub mod identity;
 pub mod keys;

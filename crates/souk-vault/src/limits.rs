@@ -40,6 +40,19 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
+    /// The budget of one credential of the vault's listener, whatever actors its calls
+    /// name: the per-actor limits bound one account, this bounds a client (a stolen
+    /// credential cannot multiply its budget by inventing actors).
+    #[must_use]
+    pub const fn per_credential() -> Self {
+        Self {
+            tokenize: RateLimit { per_minute: 600, burst: 120 },
+            authorize: RateLimit { per_minute: 1_200, burst: 240 },
+            read: RateLimit { per_minute: 6_000, burst: 1_200 },
+            follow_up: RateLimit { per_minute: 6_000, burst: 1_200 },
+        }
+    }
+
     const fn for_operation(&self, op: VaultOperation) -> RateLimit {
         match op {
             VaultOperation::Tokenize => self.tokenize,

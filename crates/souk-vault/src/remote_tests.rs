@@ -27,6 +27,8 @@ struct Setup {
     ca: VaultCa,
     client: Issued,
     token: SecretString,
+    /// A credential allowed two card storages in a burst, however many actors it names.
+    tight: SecretString,
 }
 
 fn now() -> OffsetDateTime {
@@ -68,15 +70,22 @@ async fn setup_with(latency: Duration) -> Setup {
     .unwrap();
     let token = Credential::generate_token(&OsEntropy::new());
     let other = Credential::generate_token(&OsEntropy::new());
+    let tight = Credential::generate_token(&OsEntropy::new());
     let credentials = vec![
         Credential::new("marketplace", &Credential::hash_token(&token), MARKETPLACE_OPERATIONS.to_vec())
             .unwrap()
             .for_client("marketplace"),
         Credential::new("reader", &Credential::hash_token(&other), vec![VaultOperation::ReadCard]).unwrap(),
+        Credential::new("tight", &Credential::hash_token(&tight), MARKETPLACE_OPERATIONS.to_vec())
+            .unwrap()
+            .with_limits(RateLimits {
+                tokenize: RateLimit { per_minute: 2, burst: 2 },
+                ..RateLimits::default()
+            }),
     ];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = server::serve(listener, tls, Arc::new(vault), audit.clone(), clock, credentials).unwrap();
-    Setup { _dir: dir, running, audit, ca, client, token }
+    Setup { _dir: dir, running, audit, ca, client, token, tight }
 }
 
 fn remote(s: &Setup, ca_pem: &str, client: &Issued, token: &SecretString) -> RemoteVault {
@@ -224,6 +233,30 @@ async fn an_address_presenting_many_wrong_credentials_is_locked_out() {
     let right = remote(&s, &s.ca.cert_pem, &s.client, &s.token);
     assert!(matches!(right.card(&ctx, &t).await, Err(VaultError::RateLimited { .. })));
     assert!(s.audit.events().iter().any(|e| e.result == "locked_out" && e.actor == "address:127.0.0.1"));
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_credential_is_rate_limited_whatever_actors_its_calls_name() {
+    let s = setup().await;
+    let vault = remote(&s, &s.ca.cert_pem, &s.client, &s.tight);
+    let card = || NewCard {
+        number: SecretString::from("4242424242424242"),
+        exp_month: 12,
+        exp_year: 2030,
+        cvc: None,
+    };
+    // Each call names a new actor, so the vault's per-actor limits never bind; the
+    // credential's own budget does.
+    for n in 0..2 {
+        assert!(vault.tokenize(&CallContext::new(format!("account:{n}")), card()).await.is_ok());
+    }
+    let r = vault.tokenize(&CallContext::new("account:99"), card()).await;
+    assert!(matches!(r, Err(VaultError::RateLimited { .. })), "{r:?}");
+    assert!(s.audit.events().iter().any(|e| e.actor == "credential:tight" && e.result == "rate_limited"));
+    // Another credential has its own budget.
+    let other = remote(&s, &s.ca.cert_pem, &s.client, &s.token);
+    assert!(other.tokenize(&CallContext::new("account:99"), card()).await.is_ok());
     s.running.stop().await;
 }
 

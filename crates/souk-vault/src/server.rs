@@ -34,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::VaultError;
 use crate::audit::{VaultAuditEvent, VaultAuditSink, VaultOperation};
 use crate::client::{AuthorizeCard, CallContext, NewCard, VaultClient};
+use crate::limits::{Limiter, RateLimits};
 use crate::token::{CardToken, letters};
 use crate::wire::{
     AuthorizeBody, ChallengeBody, PaymentBody, StatusBody, TokenBody, TokenizeBody, WireCard, WireContext,
@@ -57,6 +58,9 @@ pub struct Credential {
     /// When set, the credential is accepted only from a connection whose client certificate
     /// was issued for this client name ([`crate::pki::client_san`]).
     pub client: Option<String>,
+    /// The credential's own rate limits, counted on the credential however its calls name
+    /// their actors ([`RateLimits::per_credential`] unless set).
+    pub limits: RateLimits,
 }
 
 impl std::fmt::Debug for Credential {
@@ -108,13 +112,20 @@ impl Credential {
                 *out = ((hi - b'a') << 4) | (lo - b'a');
             }
         }
-        Ok(Self { name, token_sha256: hash, operations, client: None })
+        Ok(Self { name, token_sha256: hash, operations, client: None, limits: RateLimits::per_credential() })
     }
 
     /// Binds the credential to one client certificate name.
     #[must_use]
     pub fn for_client(mut self, client: impl Into<String>) -> Self {
         self.client = Some(client.into());
+        self
+    }
+
+    /// Limits the credential to `limits` (counted on the credential, not on actors).
+    #[must_use]
+    pub const fn with_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -221,6 +232,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     credentials: Vec<Credential>,
     refusals: Refusals,
+    /// Per credential (by name): the caller-supplied actor does not enter the key.
+    limiters: std::collections::HashMap<String, Limiter>,
 }
 
 /// A running vault listener.
@@ -250,7 +263,9 @@ pub fn serve(
     credentials: Vec<Credential>,
 ) -> Result<RunningVaultServer, VaultError> {
     let addr = listener.local_addr().map_err(|e| VaultError::Config(format!("listener: {e}")))?;
-    let shared = Arc::new(Shared { vault, audit, clock, credentials, refusals: Refusals::default() });
+    let limiters = credentials.iter().map(|c| (c.name.clone(), Limiter::new(c.limits))).collect();
+    let shared =
+        Arc::new(Shared { vault, audit, clock, credentials, refusals: Refusals::default(), limiters });
     let app = Router::new()
         .route("/v1/{operation}", axum::routing::post(handle))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -402,6 +417,14 @@ async fn handle(
     if !credential.operations.contains(&op) {
         s.audit_refusal(op, format!("credential:{}", credential.name), "forbidden");
         return refuse(&WireError::Forbidden { operation: op.name().to_owned() });
+    }
+    // SECURITY: the actor in the body is the client's to choose; the vault's per-actor limits
+    // behind this bound each account, and this bounds the credential itself.
+    if let Some(limiter) = s.limiters.get(&credential.name)
+        && let Err(retry_after_secs) = limiter.check(op, &credential.name, s.clock.now())
+    {
+        s.audit_refusal(op, format!("credential:{}", credential.name), "rate_limited");
+        return refuse(&WireError::RateLimited { retry_after_secs });
     }
     // The call runs on its own task: a caller that hangs up (its timeout) does not cancel
     // a processor call halfway; it finishes, is audited, and `status` reports it.

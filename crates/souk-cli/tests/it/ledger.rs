@@ -69,7 +69,7 @@ backend_tests! {
     }
 }
 
-fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Principal {
+pub(crate) fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Principal {
     Principal {
         account,
         handle: "tester".into(),
@@ -86,24 +86,36 @@ fn principal(account: AccountId, role: &str, staff_roles: Vec<StaffRole>) -> Pri
 }
 
 /// A bank that returns every payout.
+#[derive(Debug)]
 struct Refusing;
 
 impl payouts::Bank for Refusing {
-    fn send(&self, _: ShopId, _: &str, _: &Iban, _: souk_domain::Money) -> bool {
+    fn send(&self, _: &str, _: ShopId, _: &str, _: &Iban, _: souk_domain::Money) -> bool {
         false
+    }
+
+    fn status(&self, _: &str) -> Option<bool> {
+        Some(false)
     }
 }
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client { ip: None, user_agent: String::new(), device: None, request_id: "ledger-test".into() }
 }
 
-async fn account(app: &TestApp, email: &str) -> AccountId {
+pub(crate) async fn account(app: &TestApp, email: &str) -> AccountId {
     souk_core::accounts::find_by_email(app.state().souk(), email).await.unwrap().unwrap()
 }
 
 /// Buys one unit of `var` from `shop`; returns the order's id.
-async fn buy(app: &TestApp, buyer: &reqwest::Client, csrf: &str, shop: &str, var: &str, key: &str) -> String {
+pub(crate) async fn buy(
+    app: &TestApp,
+    buyer: &reqwest::Client,
+    csrf: &str,
+    shop: &str,
+    var: &str,
+    key: &str,
+) -> String {
     let res = buyer
         .put(app.url(&format!("/api/v1/cart/lines/{var}")))
         .header("x-csrf-token", csrf)
@@ -126,12 +138,12 @@ async fn buy(app: &TestApp, buyer: &reqwest::Client, csrf: &str, shop: &str, var
     res.json::<Value>().await.unwrap()["orders"][0]["id"].as_str().unwrap().to_owned()
 }
 
-async fn order_row(app: &TestApp, id: &str) -> souk_store::orders::OrderRow {
+pub(crate) async fn order_row(app: &TestApp, id: &str) -> souk_store::orders::OrderRow {
     let mut conn = app.state().souk().store.conn().await.unwrap();
     souk_store::orders::order(&mut conn, id).await.unwrap().unwrap()
 }
 
-async fn pay(app: &TestApp, order: &str) {
+pub(crate) async fn pay(app: &TestApp, order: &str) {
     let checkout = order_row(app, order).await.checkout;
     souk_core::market::checkout::record_payment(app.state().souk(), &checkout, PaymentState::Paid)
         .await
@@ -175,7 +187,7 @@ async fn money_moves_through_escrow(db: Db) {
 
     // Nothing is refundable before the payment.
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, 100, "").await;
-    assert!(matches!(r, Err(CoreError::Conflict(_))), "{r:?}");
+    assert!(matches!(r, Err(CoreError::Refused(_))), "{r:?}");
     pay(&app, &order_a).await;
     pay(&app, &order_b).await;
     // Reporting the payment again posts nothing twice.
@@ -209,7 +221,7 @@ async fn money_moves_through_escrow(db: Db) {
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, 400, "chipped").await.unwrap();
     assert_eq!(r.refundable.minor, total - 500);
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, total - 499, "").await;
-    assert!(matches!(r, Err(CoreError::Conflict(_))), "{r:?}");
+    assert!(matches!(r, Err(CoreError::Refused(_))), "{r:?}");
     let r = escrow::refund(souk, &seller_p, &client(), &order_a, -5, "").await;
     assert!(r.is_err());
 
@@ -218,7 +230,10 @@ async fn money_moves_through_escrow(db: Db) {
     let attempts = (0..4).map(|_| escrow::refund(souk, &seller_p, &cl, &order_a, total - 500, "race"));
     let outcomes = futures_util::future::join_all(attempts).await;
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(CoreError::Conflict(_)))), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Ok(_) | Err(CoreError::Conflict(_) | CoreError::Refused(_)))),
+        "{outcomes:?}"
+    );
     assert_eq!(order_row(&app, &order_a).await.status, "refunded");
 
     // Order B ships, is delivered automatically, completes after the dispute window and is
@@ -240,7 +255,7 @@ async fn money_moves_through_escrow(db: Db) {
     assert_eq!((b.in_escrow.minor, b.payable.minor), (0, total - fee));
 
     // The shop is not verified: its payout waits.
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert_eq!(run.held, vec![(shop_id, "not verified")]);
     assert!(run.paid.is_empty());
     {
@@ -252,7 +267,7 @@ async fn money_moves_through_escrow(db: Db) {
             .await
             .unwrap();
     }
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert_eq!(run.held, vec![(shop_id, "no bank account")]);
     // Setting the bank account needs a fresh sign-in, and a valid IBAN.
     let iban = "FR76 3000 6000 0112 3456 7890 189";
@@ -275,27 +290,32 @@ async fn money_moves_through_escrow(db: Db) {
     let view =
         payouts::set_bank_account(souk, &fresh, &client(), shop_id, "Potter SARL", iban).await.unwrap();
     assert_eq!(view.iban_last4, "0189");
-    assert_eq!(view.hold_until, clock.now(), "no hold for the first account");
+    // The shop is owed money: even its first account holds payouts for a week.
+    assert_eq!(view.hold_until, clock.now().plus_micros(7 * 24 * 3_600 * 1_000_000));
     app.mail_to("potter@example.com", "A payout bank account was added").await;
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
+    assert_eq!(run.held, vec![(shop_id, "bank account changed recently")]);
+    clock.advance_secs(7 * 24 * 3600 + 1);
+    if let Credential::Session { authenticated_at, .. } = &mut fresh.credential {
+        *authenticated_at = clock.now();
+    }
     // A bank that returns the payout: the money is payable again.
     let run = payouts::run_batch(souk, &Refusing, payouts::RunBy::System).await.unwrap();
     assert_eq!(run.returned.len(), 1, "{run:?}");
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (total - fee, 0, 0));
-    // Finance staff run the next batch (support staff may not release payouts).
+    // Finance staff run the next batch (support staff may not run payouts).
     let support =
         principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Support]);
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&support, &client()))
-        .await
-        .unwrap();
-    assert_eq!(run.held, vec![(shop_id, "not permitted")]);
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::Staff(&support, &client())).await;
+    assert!(matches!(run, Err(CoreError::Forbidden)), "{run:?}");
     let finance =
         principal(AccountId::new(clock.now(), souk.entropy.as_ref()), "staff", vec![StaffRole::Finance]);
     // Two batches at once (finance staff and housekeeping) pay the shop once.
     let cl = client();
     let (one, two) = futures_util::future::join(
-        payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::Staff(&finance, &cl)),
-        payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System),
+        payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::Staff(&finance, &cl)),
+        payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System),
     )
     .await;
     let (one, two) = (one.unwrap(), two.unwrap());
@@ -303,7 +323,7 @@ async fn money_moves_through_escrow(db: Db) {
     let b = payments::balances(souk, &seller_p, &client(), shop_id).await.unwrap();
     assert_eq!((b.payable.minor, b.in_transit.minor, b.paid_out.minor), (0, 0, total - fee));
     // Nothing left to pay: the next batch pays nobody.
-    let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
+    let run = payouts::run_batch(souk, souk.bank.as_ref(), payouts::RunBy::System).await.unwrap();
     assert!(run.paid.is_empty() && run.held.is_empty(), "{run:?}");
     // Changing the bank account holds the next payouts for a week, and tells the owner.
     let view = payouts::set_bank_account(
@@ -382,6 +402,10 @@ fn ledger_check_names_tampered_postings() {
     let (code, out, err) = souk(&["ledger", "check"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("ledger balanced: 1 transactions, 2 postings"), "{out}");
+    // Nothing was left in transit: reconciling settles nothing and sends nothing.
+    let (code, out, err) = souk(&["ledger", "payouts", "--reconcile"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("reconciled: 0 sent, 0 payable again, 0 still in transit"), "{out}");
 
     // Someone drops the guard and edits a posting behind Souk's back.
     rt.block_on(async {

@@ -14,6 +14,7 @@ mod cli;
 mod conversations;
 mod crash;
 mod errors;
+mod finance;
 mod headers;
 mod identity;
 mod ledger;

@@ -255,6 +255,29 @@ backend_tests! {
         assert_eq!(charges(app, &checkout).await, 1);
     }
 
+    async fn after_a_processing_error_the_buyer_pays_again_once(app) {
+        let (buyer, csrf, checkout, _) = checked_out(app, "proc").await;
+        let tok = token(app, "4000000000000119").await;
+        let res = pay(app, &buyer, &csrf, &checkout, "k1", &json!({ "card_token": tok })).await;
+        assert_problem(res, 409, "conflict").await;
+        assert_eq!(payment_state(app, &checkout).await, "awaiting_payment");
+        assert_eq!(charges(app, &checkout).await, 0);
+        // A new attempt, with a good card, gets a key of its own and is paid.
+        let good = token(app, success_card()).await;
+        let res = pay(app, &buyer, &csrf, &checkout, "k2", &json!({ "card_token": good })).await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["status"], "paid", "{v}");
+        // Paying again changes nothing: paid once.
+        let res = pay(app, &buyer, &csrf, &checkout, "k3", &json!({ "card_token": good })).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["status"], "paid");
+        assert_eq!(charges(app, &checkout).await, 1);
+        // Reconciliation looks at every attempt's key and finds the one payment.
+        let r = souk_core::payments::pay::reconcile(app.state().souk(), &checkout).await.unwrap();
+        assert_eq!(r, Some(souk_core::payments::PaymentResult::Paid));
+        assert_eq!(charges(app, &checkout).await, 1);
+    }
+
     async fn three_d_secure_asks_for_the_code(app) {
         let (buyer, csrf, checkout, _) = checked_out(app, "tds").await;
         let tok = token(app, CHALLENGE_CARD).await;
@@ -380,4 +403,39 @@ backend_tests! {
         assert!(res.status().is_redirection() || res.status() == 200, "{}", res.status());
         assert_eq!(payment_state(app, &checkout).await, "paid");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_out_payments_are_reconciled_on_a_schedule_sqlite() {
+    timed_out_payments_are_reconciled_on_a_schedule(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_out_payments_are_reconciled_on_a_schedule_postgres() {
+    timed_out_payments_are_reconciled_on_a_schedule(Db::Postgres).await;
+}
+
+/// The server's reconciliation task settles a payment whose answer timed out, long before
+/// the checkout expires (the fake clock never moves, so expiry never runs it).
+async fn timed_out_payments_are_reconciled_on_a_schedule(db: Db) {
+    use souk_domain::{Clock as _, FakeClock, SystemClock};
+    let clock = std::sync::Arc::new(FakeClock::at(SystemClock.now()));
+    let Some(app) =
+        TestApp::builder(db).clock(clock).set("payments.reconcile_interval_secs", "1").try_spawn().await
+    else {
+        eprintln!("SOUK_TEST_DATABASE_URL is not set: the PostgreSQL variant did not run");
+        return;
+    };
+    let (buyer, csrf, checkout, _) = checked_out(&app, "sched").await;
+    let tok = token(&app, "4000000000007718").await;
+    let res = pay(&app, &buyer, &csrf, &checkout, "k", &json!({ "card_token": tok })).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "pending");
+    let mut waited = 0;
+    while payment_state(&app, &checkout).await != "paid" {
+        assert!(waited < 300, "the reconciliation task never settled the payment");
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(charges(&app, &checkout).await, 1);
+    app.stop().await;
 }

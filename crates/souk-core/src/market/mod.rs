@@ -45,6 +45,9 @@ pub struct MarketConfig {
     pub dispute_window: std::time::Duration,
     /// A shipped order the buyer never confirms counts as delivered after this long.
     pub auto_confirm_after: std::time::Duration,
+    /// How long payouts wait after a shop sets its first bank account while it is owed
+    /// money (a replacement always waits `payments::payouts::BANK_CHANGE_PAYOUT_HOLD`).
+    pub first_bank_account_hold: std::time::Duration,
 }
 
 impl Default for MarketConfig {
@@ -59,6 +62,7 @@ impl Default for MarketConfig {
             prohibited_keywords: souk_domain::listing::default_prohibited(),
             dispute_window: std::time::Duration::from_hours(14 * 24),
             auto_confirm_after: std::time::Duration::from_hours(21 * 24),
+            first_bank_account_hold: std::time::Duration::from_hours(7 * 24),
         }
     }
 }

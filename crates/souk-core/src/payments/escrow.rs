@@ -2,7 +2,8 @@
 //! platform's fee) when the order completes, and given back by refunds (from escrow before
 //! release, clawed back from the shop's balance after) and chargebacks; never more than
 //! the buyer paid. Two concurrent movements of one order cannot both post: each takes the
-//! order's next ledger sequence number and the database lets only one have it.
+//! order's next ledger sequence number and the database lets only one have it. Each refund
+//! is recorded with who made it and why, beside its postings.
 
 use souk_access::{Action, Resource};
 use souk_domain::order::{Actor as OrderActor, OrderStatus, Transition};
@@ -103,6 +104,15 @@ pub struct Refunded {
     pub status: OrderStatus,
 }
 
+/// Where a refund's idempotent answer is stored: in the refund's own transaction, so a
+/// crash can never leave a refund posted without the answer a retry would replay.
+pub struct RefundKey<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    /// Renders the answer to store (status and body) from the refund.
+    pub respond: &'a (dyn Fn(&Refunded) -> (u16, Vec<u8>) + Send + Sync),
+}
+
 /// Refunds `amount_minor` of an order to its buyer: by the order's shop (Cedar's
 /// `order.fulfil`: its owner, managers and fulfilment staff) or by finance staff (Cedar's
 /// `order.refund`, which no one may use on their own shop or purchase). Partial refunds
@@ -114,6 +124,19 @@ pub async fn refund(
     order_id: &str,
     amount_minor: i64,
     reason: &str,
+) -> Result<Refunded, CoreError> {
+    refund_keyed(souk, principal, client, order_id, amount_minor, reason, None).await
+}
+
+/// [`refund`], storing the idempotent answer under `key` in the refund's transaction.
+pub async fn refund_keyed(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    order_id: &str,
+    amount_minor: i64,
+    reason: &str,
+    key: Option<&RefundKey<'_>>,
 ) -> Result<Refunded, CoreError> {
     crate::identity::api_keys::require_scope(principal, Scope::OrdersWrite)?;
     let reason = souk_domain::catalog::display_text("reason", reason, 0, 500)
@@ -176,6 +199,23 @@ pub async fn refund(
         status = to;
     }
     let clawback = posting.kind() == TxKind::Clawback;
+    let record = souk_store::finance::RefundRow {
+        id: souk_domain::ids::new_uuid_v7(now, souk.entropy.as_ref()).to_string(),
+        order: order.id.clone(),
+        amount_minor: amount.minor,
+        currency: amount.currency.code().to_owned(),
+        clawback,
+        actor_kind: actor.as_str().to_owned(),
+        actor_id: principal.account.to_string(),
+        reason: reason.clone(),
+        created_at: now,
+    };
+    souk_store::finance::insert_refund(tx.conn(), &record).await?;
+    let done = Refunded { amount, clawback, refundable, status };
+    if let Some(key) = key {
+        let (code, body) = (key.respond)(&done);
+        souk_store::idempotency::complete(tx.conn(), key.scope, key.key, code, &body).await?;
+    }
     tx.record(&[Event {
         actor: principal.actor(client.ip),
         action: "order.refund",
@@ -197,7 +237,39 @@ pub async fn refund(
         &format!("{} refunded {amount} of order {} to you.", order.shop_name, order.number),
     )
     .await;
-    Ok(Refunded { amount, clawback, refundable, status })
+    Ok(done)
+}
+
+/// An order's refunds and what may still be refunded, for whoever may see the order
+/// (Cedar's `order.view`) or refund it (`order.refund`); a 404 for anyone else.
+pub async fn refunds_of(
+    souk: &Souk,
+    principal: &Principal,
+    client: &Client,
+    order_id: &str,
+) -> Result<(Vec<souk_store::finance::RefundRow>, Money), CoreError> {
+    crate::identity::api_keys::require_scope(principal, Scope::OrdersRead)?;
+    let mut conn = souk.store.conn().await?;
+    let order = orders::order(&mut conn, order_id).await?.ok_or(CoreError::NotFound("order"))?;
+    let shop = load_shop(&mut conn, order.shop).await?;
+    drop(conn);
+    let resource = Resource::Order { id: &order.id, buyer: order.buyer, shop: &shop.facts };
+    if !souk.access.decide(&principal.access_actor(), Action::OrderView, &resource).allowed {
+        match crate::authz::check(souk, principal, Action::OrderRefund, &resource, client).await {
+            Ok(()) => crate::authz::require_staff_session(souk, principal)?,
+            Err(CoreError::Forbidden) => return Err(CoreError::NotFound("order")),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut conn = souk.store.conn().await?;
+    let funds = funds_of(&mut conn, &order).await?;
+    let refunds = souk_store::finance::order_refunds(&mut conn, &order.id).await?;
+    let refundable = if funds.charged {
+        funds.refundable().map_err(refused)?
+    } else {
+        Money::new(0, funds.total.currency)
+    };
+    Ok((refunds, refundable))
 }
 
 /// Records a chargeback the payment processor reported: `amount_minor` of the order's

@@ -5,6 +5,7 @@
 //! transaction with its audit entry.
 
 pub mod escrow;
+pub mod finance;
 pub mod pay;
 pub mod payouts;
 pub mod vault;
@@ -23,7 +24,7 @@ use crate::{CoreError, Souk};
 /// A rule refused the movement: the caller asked for something the balances do not allow.
 fn refused(e: LedgerError) -> CoreError {
     match e {
-        LedgerError::Refused(why) => CoreError::Conflict(why),
+        LedgerError::Refused(why) => CoreError::Refused(why),
         LedgerError::NotPositive => CoreError::invalid("amount", "an amount must be above zero"),
         other => CoreError::Internal(Box::new(other)),
     }
@@ -101,7 +102,19 @@ pub async fn check(souk: &Souk, mut progress: impl FnMut(u64, u64)) -> Result<Re
         done += page.len() as u64;
         progress(done, total.max(done));
     }
-    Ok(checker.finish())
+    let report = checker.finish();
+    // The staff console shows the latest result.
+    let now = souk.clock.now();
+    let record = souk_store::finance::CheckRow {
+        id: souk_domain::ids::new_uuid_v7(now, souk.entropy.as_ref()).to_string(),
+        ran_at: now,
+        transactions: i64::try_from(report.transactions).unwrap_or(i64::MAX),
+        postings: i64::try_from(report.postings).unwrap_or(i64::MAX),
+        violations: i64::try_from(report.violations.len()).unwrap_or(i64::MAX),
+        first_violation: report.violations.first().map(ToString::to_string).unwrap_or_default(),
+    };
+    souk_store::finance::insert_check(&mut conn, &record).await?;
+    Ok(report)
 }
 
 pub use pay::{PaymentResult, pay_checkout};

@@ -39,6 +39,14 @@ fn key(kind: &str, checkout: &str) -> Result<IdempotencyKey, CoreError> {
     IdempotencyKey::new(&format!("{kind}.{checkout}")).map_err(|e| CoreError::Internal(Box::new(e)))
 }
 
+/// The authorization key of a checkout's payment attempt. A retry of the same attempt (a
+/// lost answer, a double click) reuses it and the processor acts once; after a processing
+/// error the attempt is over, and the next one, with any card, gets a key of its own. The
+/// first attempt's key is the checkout's, as it always was.
+fn authorize_key(checkout: &str, attempt: i64) -> Result<IdempotencyKey, CoreError> {
+    if attempt == 0 { key("authorize", checkout) } else { key("authorize", &format!("{checkout}.{attempt}")) }
+}
+
 fn vault_error(e: VaultError) -> CoreError {
     match e {
         VaultError::UnknownToken | VaultError::InvalidCard(_) => {
@@ -100,6 +108,9 @@ pub async fn pay_checkout(
     let token = CardToken::parse(card_token)
         .ok_or_else(|| CoreError::invalid("card_token", "this card cannot be used; enter it again"))?;
     let amount = Money::new(checkout.total_minor, currency_of(&checkout.currency)?);
+    let mut conn = souk.store.conn().await?;
+    let attempt = souk_store::finance::payment_attempt(&mut conn, &checkout.id).await?;
+    drop(conn);
     let outcome = souk
         .vault
         .authorize(
@@ -108,12 +119,53 @@ pub async fn pay_checkout(
                 token,
                 cvc: None,
                 amount,
-                idempotency_key: key("authorize", &checkout.id)?,
+                idempotency_key: authorize_key(&checkout.id, attempt)?,
                 reference: checkout.id.clone(),
             },
         )
         .await;
-    conclude(souk, Some(principal), &checkout, amount, outcome).await
+    if let Err(VaultError::Connector(ConnectorError::Processing)) = outcome {
+        // The processor could not process it and nothing was charged: this attempt is over.
+        let mut conn = souk.store.conn().await?;
+        souk_store::finance::next_payment_attempt(&mut conn, &checkout.id, attempt).await?;
+        return Err(CoreError::Conflict(
+            "the payment could not be processed and nothing was charged; try again".into(),
+        ));
+    }
+    let result = conclude(souk, Some(principal), &checkout, amount, outcome).await;
+    unknown_if_pending(souk, &checkout.id, result).await
+}
+
+/// A payment whose answer timed out is marked, so the reconciliation task asks the vault
+/// about it (not only when the checkout expires).
+async fn unknown_if_pending(
+    souk: &Souk,
+    checkout: &str,
+    result: Result<PaymentResult, CoreError>,
+) -> Result<PaymentResult, CoreError> {
+    if matches!(result, Ok(PaymentResult::Pending)) {
+        let mut conn = souk.store.conn().await?;
+        souk_store::finance::mark_payment_unknown(&mut conn, checkout, souk.clock.now()).await?;
+    }
+    result
+}
+
+/// Reconciles every checkout whose payment's outcome is unknown (run by the server every
+/// `payments.reconcile_interval_secs`); returns how many were settled. A checkout the
+/// vault cannot answer for is left for the next round.
+pub async fn reconcile_unknown(souk: &Souk) -> Result<usize, CoreError> {
+    let mut conn = souk.store.conn().await?;
+    let due = souk_store::finance::unknown_payments(&mut conn, 100).await?;
+    drop(conn);
+    let mut settled = 0;
+    for id in due {
+        match reconcile(souk, &id).await {
+            Ok(Some(PaymentResult::Paid | PaymentResult::Declined)) => settled += 1,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(checkout = %id, error = %e, "cannot reconcile a payment yet"),
+        }
+    }
+    Ok(settled)
 }
 
 /// Finishes a 3-D Secure challenge with the code the buyer brought back.
@@ -143,7 +195,8 @@ pub async fn complete_challenge(
             &key("challenge", &checkout.id)?,
         )
         .await;
-    conclude(souk, Some(principal), &checkout, amount, outcome).await
+    let result = conclude(souk, Some(principal), &checkout, amount, outcome).await;
+    unknown_if_pending(souk, &checkout.id, result).await
 }
 
 /// Acts on the processor's answer: capture an approval, fail a decline, pass a challenge on.
@@ -202,8 +255,15 @@ pub async fn reconcile(souk: &Souk, checkout_id: &str) -> Result<Option<PaymentR
     }
     let amount = Money::new(checkout.total_minor, currency_of(&checkout.currency)?);
     let ctx = ctx(None);
-    for kind in ["capture", "challenge", "authorize"] {
-        match souk.vault.status(&ctx, &key(kind, &checkout.id)?).await.map_err(vault_error)? {
+    let mut conn = souk.store.conn().await?;
+    let attempt = souk_store::finance::payment_attempt(&mut conn, &checkout.id).await?;
+    drop(conn);
+    let mut keys = vec![key("capture", &checkout.id)?, key("challenge", &checkout.id)?];
+    for n in (0..=attempt).rev() {
+        keys.push(authorize_key(&checkout.id, n)?);
+    }
+    for k in &keys {
+        match souk.vault.status(&ctx, k).await.map_err(vault_error)? {
             OperationStatus::Completed(outcome) => {
                 return conclude(souk, None, &checkout, amount, Ok(outcome)).await.map(Some);
             }

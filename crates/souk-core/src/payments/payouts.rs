@@ -1,10 +1,13 @@
 //! Payout batches: every shop with a payable balance is paid through the bank, except
 //! shops on hold (not verified, when the market holds unverified shops' payouts, newer
 //! than the hold for new shops, without a bank account, or whose bank account changed
-//! recently). A shop's owner sets its bank account after a fresh sign-in (step-up); the
-//! holder and IBAN are sealed under the owner's key. Each payout moves the balance to "in transit" and the
-//! bank's answer settles it or returns it, in one transaction with its audit entry; the
-//! batch is recorded last. A payout never exceeds the shop's payable balance.
+//! recently, or was set first while the shop was owed money). A shop's owner sets its bank
+//! account after a fresh sign-in (step-up); the holder and IBAN are sealed under the
+//! owner's key. Each payout moves the balance to "in transit" under its own id, the bank
+//! is asked under that id (its idempotency key), and its answer settles or returns it, in
+//! one transaction with its audit entry; payouts a crash left in transit are reconciled by
+//! asking the bank with their ids (ADR 0022). The batch and its holds are recorded last. A
+//! payout never exceeds the shop's payable balance.
 
 use souk_access::{Action, Resource};
 use souk_crypto::FieldContext;
@@ -13,7 +16,8 @@ use souk_domain::Timestamp;
 use souk_domain::ids::ShopId;
 use souk_domain::shop::ShopStatus;
 use souk_payments::bank::Iban;
-use souk_payments::ledger::rules;
+use souk_payments::ledger::{Account, rules};
+use souk_store::finance::{self as records, HoldRow, PayoutRow};
 use souk_store::ledger::{self as store, PayoutAccount, PayoutBatch};
 
 use super::{raced, refused};
@@ -30,19 +34,52 @@ pub const NEW_SHOP_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_
 /// cannot redirect the next payout at once; the owner is mailed about the change).
 pub const BANK_CHANGE_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_hours(7 * 24);
 
-/// The bank that receives payouts.
-pub trait Bank: Send + Sync {
-    /// Sends `amount` to `iban`, held by `holder`, for the shop; true if the bank accepted it.
-    fn send(&self, shop: ShopId, holder: &str, iban: &Iban, amount: Money) -> bool;
+/// A payout the bank has not answered for within this long is taken as never received by
+/// reconciliation (the bank does not know its key), and its amount is payable again. A
+/// younger one may belong to a batch still running: it is left for the next round.
+pub const UNKNOWN_PAYOUT_GRACE: std::time::Duration = std::time::Duration::from_mins(15);
+
+/// The bank that receives payouts. Idempotent by key: each payout is sent under its own id,
+/// and a second `send` with a key the bank has seen answers the first outcome and moves no
+/// money, so a retry after a crash can never pay twice.
+pub trait Bank: Send + Sync + std::fmt::Debug {
+    /// Sends `amount` to `iban`, held by `holder`, for the shop, under `key` (the payout's
+    /// id); true if the bank accepted it.
+    fn send(&self, key: &str, shop: ShopId, holder: &str, iban: &Iban, amount: Money) -> bool;
+    /// What became of the payout sent under `key`: accepted (`Some(true)`), returned
+    /// (`Some(false)`), or never received (`None`).
+    fn status(&self, key: &str) -> Option<bool>;
 }
 
-/// The built-in bank: accepts every payout at once.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SimulatedBank;
+/// The built-in bank: accepts every payout at once, and remembers each key for the life of
+/// the process (a real bank remembers them durably).
+#[derive(Debug, Default)]
+pub struct SimulatedBank {
+    answers: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+    transfers: std::sync::atomic::AtomicU64,
+}
+
+impl SimulatedBank {
+    /// How many transfers actually left the bank (a retried key is not counted again).
+    #[must_use]
+    pub fn transfers(&self) -> u64 {
+        self.transfers.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 impl Bank for SimulatedBank {
-    fn send(&self, _shop: ShopId, _holder: &str, _iban: &Iban, _amount: Money) -> bool {
+    fn send(&self, key: &str, _shop: ShopId, _holder: &str, _iban: &Iban, _amount: Money) -> bool {
+        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(seen) = answers.get(key) {
+            return *seen;
+        }
+        answers.insert(key.to_owned(), true);
+        self.transfers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         true
+    }
+
+    fn status(&self, key: &str) -> Option<bool> {
+        self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).copied()
     }
 }
 
@@ -106,13 +143,23 @@ pub async fn set_bank_account(
         .keys
         .seal(tx.conn(), crate::market::owner_subject(&owner), &details_ctx(&shop_key), &json, now)
         .await?;
-    let hold = i64::try_from(BANK_CHANGE_PAYOUT_HOLD.as_micros()).unwrap_or(i64::MAX);
+    // A replacement always holds payouts. So does a first account set while the shop is
+    // owed money: an intruder who adds the first account of a shop with sales would
+    // otherwise be paid by the next batch, before the owner reads the mail about it.
+    let hold = if before.is_some() {
+        BANK_CHANGE_PAYOUT_HOLD
+    } else if store::balance(tx.conn(), &Account::seller_payable(shop), souk.market.currency).await?.minor > 0
+    {
+        souk.market.first_bank_account_hold
+    } else {
+        std::time::Duration::ZERO
+    };
     let account = PayoutAccount {
         shop,
         details_sealed: sealed.as_bytes().to_vec(),
         iban_last4: iban.last4().to_owned(),
         changed_at: now,
-        hold_until: if before.is_some() { now.plus_micros(hold) } else { now },
+        hold_until: now.plus_micros(i64::try_from(hold.as_micros()).unwrap_or(i64::MAX)),
     };
     store::set_payout_account(tx.conn(), &account).await?;
     tx.record(&[Event {
@@ -140,6 +187,16 @@ pub async fn set_bank_account(
                 loaded.record.name, b.iban_last4, account.iban_last4
             ),
         ),
+        None if account.hold_until > now => (
+            "A payout bank account was added",
+            format!(
+                "Payouts for {} will go to the bank account ending in {}, from {} (they are held \
+                 until then because the shop is owed money). If this was not you, contact Souk at once.",
+                loaded.record.name,
+                account.iban_last4,
+                account.hold_until.to_rfc3339()
+            ),
+        ),
         None => (
             "A payout bank account was added",
             format!(
@@ -163,6 +220,19 @@ pub struct PayoutRun {
     pub returned: Vec<(ShopId, Money)>,
     /// Shops on hold, with why.
     pub held: Vec<(ShopId, &'static str)>,
+    /// Payouts left in transit by an earlier run, settled first.
+    pub reconciled: Reconciled,
+}
+
+/// What a reconciliation settled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The bank had sent these.
+    pub sent: Vec<(ShopId, Money)>,
+    /// The bank had returned these, or never received them: payable again.
+    pub returned: Vec<(ShopId, Money)>,
+    /// Still in transit: too recent to call unknown (a batch may still be sending them).
+    pub pending: usize,
 }
 
 /// Who runs a batch.
@@ -176,13 +246,16 @@ pub enum RunBy<'a> {
 
 /// Runs one payout batch through `bank`.
 pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<PayoutRun, CoreError> {
-    if let RunBy::Staff(principal, _) = by {
+    if let RunBy::Staff(principal, client) = by {
         crate::authz::require_staff_session(souk, principal)?;
+        crate::authz::check(souk, principal, Action::PayoutRun, &Resource::Ledger, client).await?;
     }
+    // Payouts a crash left in transit are settled first, by asking the bank with their keys.
+    let reconciled = reconcile(souk, bank, by).await?;
     let now = souk.clock.now();
     let currency = souk.market.currency;
     let batch = souk_domain::ids::new_uuid_v7(now, souk.entropy.as_ref()).to_string();
-    let mut run = PayoutRun { batch: batch.clone(), ..PayoutRun::default() };
+    let mut run = PayoutRun { batch: batch.clone(), reconciled, ..PayoutRun::default() };
     let mut conn = souk.store.conn().await?;
     let due = store::payable_shops(&mut conn, currency).await?;
     drop(conn);
@@ -231,6 +304,10 @@ pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Pa
         currency: currency.code().to_owned(),
     };
     store::insert_batch(tx.conn(), &record).await?;
+    for (shop, why) in &run.held {
+        let hold = HoldRow { batch: batch.clone(), shop: *shop, reason: (*why).to_owned(), created_at: now };
+        records::insert_hold(tx.conn(), &hold).await?;
+    }
     tx.record(&[Event {
         actor: actor_of(by),
         action: "payout.batch",
@@ -248,8 +325,9 @@ pub async fn run_batch(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Pa
     Ok(run)
 }
 
-/// Pays one shop its payable balance: in transit (committed), then the bank, then the
-/// outcome. `None` when nothing is payable any more (another batch got there first).
+/// Pays one shop its payable balance: in transit (committed, with the payout's row), then
+/// the bank under the payout's id, then the outcome. `None` when nothing is payable any
+/// more (another batch got there first).
 async fn pay_shop(
     souk: &Souk,
     bank: &dyn Bank,
@@ -270,6 +348,18 @@ async fn pay_shop(
     let amount = funds.payable;
     let payout = rules::payout(&funds, amount).map_err(refused)?;
     store::post(tx.conn(), &payout, now).await.map_err(raced)?;
+    let id = souk_domain::ids::new_uuid_v7(now, souk.entropy.as_ref()).to_string();
+    let row = PayoutRow {
+        id: id.clone(),
+        batch: batch.to_owned(),
+        shop,
+        amount_minor: amount.minor,
+        currency: currency.code().to_owned(),
+        status: "in_transit".into(),
+        created_at: now,
+        settled_at: None,
+    };
+    records::insert_payout(tx.conn(), &row).await?;
     tx.record(&[Event {
         actor: actor_of(by),
         action: "payout.initiated",
@@ -277,32 +367,88 @@ async fn pay_shop(
         target_id: shop.to_string(),
         outcome: Outcome::Success,
         request_id: request_id(by),
-        detail: serde_json::json!({ "batch": batch, "amount_minor": amount.minor, "currency": currency.code() }),
+        detail: serde_json::json!({ "batch": batch, "payout": id, "amount_minor": amount.minor, "currency": currency.code() }),
     }])
     .await?;
     // INVARIANT: the money is in transit in the ledger, committed, BEFORE the bank is
     // asked to send it. Had the bank been called inside the transaction, a failed commit
     // (or a crash) after the bank accepted would leave the amount payable, and the next
-    // batch would pay it again. Now a crash leaves it in transit, visible, never resent.
+    // batch would pay it again. Now a crash leaves it in transit, with the payout's id, and
+    // `reconcile` asks the bank what became of that id.
     tx.commit().await?;
-    let accepted = bank.send(shop, holder, iban, amount);
+    let accepted = bank.send(&id, shop, holder, iban, amount);
+    settle(souk, by, &row, accepted, "payout").await?;
+    Ok(Some((accepted, amount)))
+}
+
+/// Posts the bank's answer for a payout in transit (`sent`: paid out; otherwise payable
+/// again) with its audit entry; false if it was settled already (a reconciliation and the
+/// batch that sent it may both get here: the payout's status lets only one post).
+async fn settle(
+    souk: &Souk,
+    by: RunBy<'_>,
+    payout: &PayoutRow,
+    sent: bool,
+    why: &str,
+) -> Result<bool, CoreError> {
+    let now = souk.clock.now();
+    let currency = super::currency_of(&payout.currency)?;
+    let amount = Money::new(payout.amount_minor, currency);
     let mut tx = AuditedTx::begin_write(souk).await?;
-    store::lock_shop(tx.conn(), shop).await?;
-    let funds = store::shop_funds(tx.conn(), shop, currency).await?;
-    let outcome = rules::payout_outcome(&funds, amount, accepted).map_err(refused)?;
+    store::lock_shop(tx.conn(), payout.shop).await?;
+    if !records::settle_payout(tx.conn(), &payout.id, sent, now).await? {
+        return Ok(false);
+    }
+    let funds = store::shop_funds(tx.conn(), payout.shop, currency).await?;
+    let outcome = rules::payout_outcome(&funds, amount, sent).map_err(refused)?;
     store::post(tx.conn(), &outcome, now).await.map_err(raced)?;
     tx.record(&[Event {
         actor: actor_of(by),
-        action: if accepted { "payout.sent" } else { "payout.returned" },
+        action: if sent { "payout.sent" } else { "payout.returned" },
         target_kind: "shop",
-        target_id: shop.to_string(),
+        target_id: payout.shop.to_string(),
         outcome: Outcome::Success,
         request_id: request_id(by),
-        detail: serde_json::json!({ "batch": batch, "amount_minor": amount.minor, "currency": currency.code() }),
+        detail: serde_json::json!({
+            "batch": payout.batch, "payout": payout.id, "amount_minor": amount.minor,
+            "currency": currency.code(), "by": why,
+        }),
     }])
     .await?;
     tx.commit().await?;
-    Ok(Some((accepted, amount)))
+    Ok(true)
+}
+
+/// Settles payouts left in transit (a crash between committing a payout and posting the
+/// bank's answer): the bank is asked with each payout's key; one it sent is paid out, one it
+/// returned or never received (after `UNKNOWN_PAYOUT_GRACE`) is payable again. Run at the
+/// start of every batch and by `souk ledger payouts --reconcile`. Never sends anything.
+pub async fn reconcile(souk: &Souk, bank: &dyn Bank, by: RunBy<'_>) -> Result<Reconciled, CoreError> {
+    let mut done = Reconciled::default();
+    let now = souk.clock.now();
+    let grace = i64::try_from(UNKNOWN_PAYOUT_GRACE.as_micros()).unwrap_or(i64::MAX);
+    let mut conn = souk.store.conn().await?;
+    let open = records::payouts_in_transit(&mut conn, 1_000).await?;
+    drop(conn);
+    for payout in open {
+        let sent = match bank.status(&payout.id) {
+            Some(sent) => sent,
+            None if payout.created_at.as_micros() <= now.as_micros().saturating_sub(grace) => false,
+            None => {
+                done.pending += 1;
+                continue;
+            }
+        };
+        if settle(souk, by, &payout, sent, "reconciliation").await? {
+            let amount = Money::new(payout.amount_minor, super::currency_of(&payout.currency)?);
+            if sent {
+                done.sent.push((payout.shop, amount));
+            } else {
+                done.returned.push((payout.shop, amount));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Where a shop's payout goes (holder, IBAN), or why it is held.

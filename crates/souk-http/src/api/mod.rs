@@ -6,6 +6,7 @@ mod catalog;
 mod csp;
 pub mod docs;
 pub(crate) mod dto;
+mod finance;
 mod health;
 mod listings;
 mod messages;
@@ -155,6 +156,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::reply))
         .routes(routes!(messages::remove_review))
         .routes(routes!(messages::shop_reviews))
+        .routes(routes!(finance::refund_order, finance::list_refunds))
+        .routes(routes!(finance::shop_balance))
+        .routes(routes!(finance::shop_payouts))
+        .routes(routes!(finance::set_bank_account, finance::get_bank_account))
+        .routes(routes!(finance::staff_finance))
+        .routes(routes!(finance::run_payouts))
 }
 
 /// The OpenAPI document, serialized once at start-up.

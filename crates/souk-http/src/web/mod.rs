@@ -6,6 +6,8 @@ mod account_views;
 mod art;
 mod buyer;
 mod buyer_views;
+mod finance;
+mod finance_views;
 mod forms;
 mod inbox;
 pub(crate) mod nav;
@@ -112,6 +114,9 @@ fn seller_routes() -> Router<AppState> {
         .route("/seller/orders/{id}", get(seller::order_detail))
         .route("/seller/orders/{id}/ship", post(seller::ship))
         .route("/seller/orders/{id}/cancel", post(seller::cancel))
+        .route("/seller/orders/{id}/refund", post(seller::refund))
+        .route("/seller/money", get(finance::seller_money))
+        .route("/seller/money/bank-account", post(finance::set_bank_account))
         .route("/seller/reviews", get(seller::reviews_list))
         .route("/seller/reviews/{id}/reply", post(seller::reply))
         .route("/staff", get(staff::index))
@@ -121,6 +126,8 @@ fn seller_routes() -> Router<AppState> {
         .route("/staff/shops/{id}/suspend", post(staff::suspend))
         .route("/staff/listings/{id}/takedown", get(staff::takedown_form).post(staff::takedown))
         .route("/staff/reports", get(staff::reports))
+        .route("/staff/finance", get(finance::staff_finance))
+        .route("/staff/finance/payouts", post(finance::run_payouts))
         .route("/staff/reports/{id}/resolve", post(staff::resolve))
         .route("/staff/reviews/{id}/remove", get(staff::review_removal_form).post(staff::remove_review))
 }

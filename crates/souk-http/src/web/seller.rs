@@ -7,11 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use souk_core::CoreError;
+use souk_core::idempotency::{self, Begun};
 use souk_core::identity::sessions::Authenticated;
 use souk_core::identity::{Client, Principal};
 use souk_core::market::listings::{self, ListingInput};
 use souk_core::market::shops::{self, ShopInput, ShopView};
 use souk_core::market::{members, orders, reviews, verification};
+use souk_core::payments::escrow;
 use souk_domain::catalog::Category;
 use souk_domain::ids::{AccountId, ImageId, ListingId};
 use souk_domain::listing::VariantInput;
@@ -60,6 +62,7 @@ pub(crate) fn inline(e: CoreError) -> Result<(StatusCode, String), Problem> {
             format!("{}: {reason}.", capitalize(&field.replace('_', " "))),
         )),
         CoreError::Conflict(reason) => Ok((StatusCode::CONFLICT, capitalize(&reason))),
+        CoreError::Refused(reason) => Ok((StatusCode::UNPROCESSABLE_ENTITY, capitalize(&reason))),
         CoreError::MfaRequired => Ok((
             StatusCode::FORBIDDEN,
             "Selling needs a passkey or an authenticator app on your account: add one in Account first."
@@ -125,6 +128,7 @@ fn notice_of(done: Option<&str>) -> &'static str {
         Some("joined") => "You joined the shop's staff.",
         Some("shipped") => "The order is marked shipped; the buyer was told.",
         Some("cancelled") => "The order was cancelled.",
+        Some("refunded") => "The refund was made; the buyer was told.",
         Some("replied") => "Your reply was published.",
         _ => "",
     }
@@ -1059,6 +1063,7 @@ async fn order_page(
         csrf: s.csrf.clone(),
         id: o.id.clone(),
         number: o.number.clone(),
+        currency: cur.clone(),
         status: o.status.clone(),
         explain: explain(&o.status).to_owned(),
         items: d
@@ -1096,6 +1101,10 @@ async fn order_page(
         tracking_number: o.tracking_number.clone().unwrap_or(typed.1),
         can_ship: d.actions.contains(&Transition::Ship),
         can_cancel: d.actions.contains(&Transition::Cancel),
+        // Paid orders, before or after release (a clawback); the use case decides the rest.
+        can_refund: matches!(o.status.as_str(), "paid" | "shipped" | "delivered" | "completed" | "disputed"),
+        refund_key: souk_domain::ids::new_uuid_v7(state.souk().clock.now(), state.souk().entropy.as_ref())
+            .to_string(),
         carriers: Carrier::ALL.iter().map(|c| (c.as_str(), c.label())).collect(),
         history: d
             .events
@@ -1158,6 +1167,69 @@ pub(crate) async fn ship(
     let request =
         orders::Request::Ship { carrier: f.carrier.clone(), tracking_number: f.tracking_number.clone() };
     act(&state, &client, &s, &id, request, "shipped", (f.carrier, f.tracking_number)).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RefundForm {
+    csrf: String,
+    /// Minted by the page: a double submit refunds once.
+    key: String,
+    /// A decimal amount in the order's currency.
+    amount: String,
+    #[serde(default)]
+    reason: String,
+}
+
+csrf_field!(RefundForm);
+
+/// `POST /seller/orders/{id}/refund`: all or part of a paid order back to its buyer.
+pub(crate) async fn refund(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Path(id): Path<String>,
+    SignedInForm(s, f): SignedInForm<RefundForm>,
+) -> Result<Response, Problem> {
+    let id = order_id(&id)?;
+    // Only the shop refunds here: outsiders and the order's buyer get the 404 of the page.
+    let page = order_page(&state, &client, &s, &id, String::new(), String::new(), Default::default()).await?;
+    let (st, cl, ss, oid) = (&state, &client, &s, &id);
+    let again = move |status: StatusCode, error: String| async move {
+        let page = order_page(st, cl, ss, oid, error, String::new(), Default::default()).await?;
+        page_with_status(status, &page)
+    };
+    let currency = Currency::from_code(&page.currency).map_err(|_| Problem::of("internal"))?;
+    let amount = match parse_price(&f.amount, currency) {
+        Ok(a) if a > 0 => a,
+        Ok(_) => return again(StatusCode::UNPROCESSABLE_ENTITY, "Amount: more than zero.".into()).await,
+        Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, format!("Amount: {e}.")).await,
+    };
+    let souk = state.souk();
+    let scope = format!("page-refund:{}:{id}", s.principal.account);
+    let fingerprint = serde_json::to_vec(&(amount, &f.reason)).map_err(|_| Problem::of("internal"))?;
+    match idempotency::begin(souk, &scope, &f.key, &fingerprint).await {
+        Ok(Begun::Fresh) => {}
+        Ok(Begun::Replay { .. } | Begun::InProgress) => {
+            return Ok(see_other(&format!("/seller/orders/{id}?done=refunded")));
+        }
+        Ok(Begun::Mismatch) | Err(_) => {
+            return again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "This form was already sent; reload the page.".into(),
+            )
+            .await;
+        }
+    }
+    let respond = |_: &escrow::Refunded| (303, Vec::new());
+    let key = escrow::RefundKey { scope: &scope, key: &f.key, respond: &respond };
+    let done = escrow::refund_keyed(souk, &s.principal, &client, &id, amount, &f.reason, Some(&key)).await;
+    match done {
+        Ok(_) => Ok(see_other(&format!("/seller/orders/{id}?done=refunded"))),
+        Err(e) => {
+            idempotency::release(souk, &scope, &f.key).await?;
+            let (status, error) = inline(e)?;
+            again(status, error).await
+        }
+    }
 }
 
 pub(crate) async fn cancel(

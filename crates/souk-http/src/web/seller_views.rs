@@ -198,6 +198,7 @@ pub(crate) struct SellerOrderPage {
     pub csrf: String,
     pub id: String,
     pub number: String,
+    pub currency: String,
     pub status: String,
     pub explain: String,
     pub items: Vec<ItemView>,
@@ -210,6 +211,8 @@ pub(crate) struct SellerOrderPage {
     pub tracking_number: String,
     pub can_ship: bool,
     pub can_cancel: bool,
+    pub can_refund: bool,
+    pub refund_key: String,
     pub carriers: Vec<(&'static str, &'static str)>,
     pub history: Vec<EventView>,
 }
