@@ -72,6 +72,7 @@ pub enum Action {
     OrderView,
     OrderFulfil,
     OrderRefund,
+    WebhookManage,
 }
 
 impl Action {
@@ -96,7 +97,8 @@ impl Action {
             | Self::MessageReview
             | Self::PayoutView
             | Self::PayoutRelease
-            | Self::ListingCreate => matches!(resource, Resource::Shop(_)),
+            | Self::ListingCreate
+            | Self::WebhookManage => matches!(resource, Resource::Shop(_)),
             Self::ListingUpdate | Self::ListingTakedown => matches!(resource, Resource::Listing { .. }),
             Self::OrderView | Self::OrderFulfil | Self::OrderRefund => {
                 matches!(resource, Resource::Order { .. })
@@ -104,7 +106,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -128,6 +130,7 @@ impl Action {
         Self::OrderView,
         Self::OrderFulfil,
         Self::OrderRefund,
+        Self::WebhookManage,
     ];
 
     #[must_use]
@@ -156,6 +159,7 @@ impl Action {
             Self::OrderView => "order.view",
             Self::OrderFulfil => "order.fulfil",
             Self::OrderRefund => "order.refund",
+            Self::WebhookManage => "webhook.manage",
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct Souk {
     /// The card vault: tokenizes cards and forwards payments to the processor; Souk holds
     /// tokens, never card numbers. [`payments::vault::NoVault`] until one is configured.
     pub vault: Arc<dyn souk_vault::VaultClient>,
+    /// Outbound webhooks: the settings and the client that delivers them.
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Souk {
@@ -75,6 +77,7 @@ impl Souk {
             risk: Arc::new(market::steps::VelocityRules::default()),
             payment: Arc::new(market::steps::AwaitPayment),
             vault: Arc::new(payments::vault::NoVault),
+            webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())?),
         })
     }
 
@@ -83,6 +86,12 @@ impl Souk {
     pub fn with_vault(mut self, vault: Arc<dyn souk_vault::VaultClient>) -> Self {
         self.vault = vault;
         self
+    }
+
+    /// Uses these webhook settings.
+    pub fn with_webhooks(mut self, config: webhooks::WebhookConfig) -> Result<Self, CoreError> {
+        self.webhooks = Arc::new(webhooks::Webhooks::new(config)?);
+        Ok(self)
     }
 
     /// Replaces the default marketplace settings.

@@ -240,6 +240,20 @@ pub async fn act(
     if let Some(t) = &tracking {
         store::set_tracking(tx.conn(), &order.id, t.carrier().as_str(), t.number()).await?;
     }
+    if transition == Transition::Ship {
+        let mut shipped = order.clone();
+        shipped.carrier = tracking.as_ref().map(|t| t.carrier().as_str().to_owned());
+        shipped.tracking_number = tracking.as_ref().map(|t| t.number().to_owned());
+        crate::webhooks::outbox::emit_in(
+            tx.conn(),
+            souk.entropy.as_ref(),
+            now,
+            order.shop,
+            crate::webhooks::EventType::OrderShipped,
+            serde_json::json!({ "order": crate::webhooks::outbox::order_data(&shipped, to.as_str()) }),
+        )
+        .await?;
+    }
     tx.record(&[Event {
         actor: principal.actor(client.ip),
         action: "order.transition",

@@ -176,6 +176,21 @@ pub async fn refund(
         status = to;
     }
     let clawback = posting.kind() == TxKind::Clawback;
+    crate::webhooks::outbox::emit_in(
+        tx.conn(),
+        souk.entropy.as_ref(),
+        now,
+        order.shop,
+        crate::webhooks::EventType::OrderRefunded,
+        serde_json::json!({
+            "order": crate::webhooks::outbox::order_data(&order, status.as_str()),
+            "refund": {
+                "amount_minor": amount.minor, "currency": amount.currency.code(), "clawback": clawback,
+                "refundable_minor": refundable.minor,
+            },
+        }),
+    )
+    .await?;
     tx.record(&[Event {
         actor: principal.actor(client.ip),
         action: "order.refund",

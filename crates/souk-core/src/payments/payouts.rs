@@ -291,6 +291,19 @@ async fn pay_shop(
     let funds = store::shop_funds(tx.conn(), shop, currency).await?;
     let outcome = rules::payout_outcome(&funds, amount, accepted).map_err(refused)?;
     store::post(tx.conn(), &outcome, now).await.map_err(raced)?;
+    if accepted {
+        crate::webhooks::outbox::emit_in(
+            tx.conn(),
+            souk.entropy.as_ref(),
+            now,
+            shop,
+            crate::webhooks::EventType::PayoutSent,
+            serde_json::json!({ "payout": {
+                "shop": shop.to_string(), "batch": batch, "amount_minor": amount.minor, "currency": currency.code(),
+            } }),
+        )
+        .await?;
+    }
     tx.record(&[Event {
         actor: actor_of(by),
         action: if accepted { "payout.sent" } else { "payout.returned" },
