@@ -371,19 +371,20 @@ pub async fn claim_due(
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
+    let sql = format!(
+        "SELECT d.attempts, {ENDPOINT_COLUMNS_W}, ev.id AS ev_id, ev.shop_id AS ev_shop, ev.event_type, ev.payload, \
+         ev.created_at AS ev_created FROM webhook_deliveries d \
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN webhook_events ev ON ev.id = d.event_id \
+         WHERE d.id = $1"
+    );
     let mut claimed = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: String = r.try_get("id")?;
         let manual: i64 = r.try_get("manual")?;
-        let sql = format!(
-            "SELECT d.attempts, {cols}, ev.id AS ev_id, ev.shop_id AS ev_shop, ev.event_type, ev.payload, \
-             ev.created_at AS ev_created FROM webhook_deliveries d \
-             JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN webhook_events ev ON ev.id = d.event_id \
-             WHERE d.id = $1",
-            cols = ENDPOINT_COLUMNS_W
-        );
-        let Some(row) =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *conn).await?
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
         else {
             continue;
         };

@@ -66,5 +66,5 @@ pub async fn redeliver(
     .await?;
     tx.commit().await?;
     let mut conn = souk.store.conn().await?;
-    Ok(store::delivery(&mut conn, endpoint, delivery).await?.ok_or(CoreError::NotFound("delivery"))?)
+    store::delivery(&mut conn, endpoint, delivery).await?.ok_or(CoreError::NotFound("delivery"))
 }

@@ -278,8 +278,8 @@ pub async fn update(
         row.description = description(input.description.as_deref())?;
     }
     if let Some(enabled) = input.enabled {
-        row.status = if enabled { "enabled" } else { "disabled" }.to_owned();
-        row.disabled_reason = if enabled { String::new() } else { "disabled by the shop".to_owned() };
+        if enabled { "enabled" } else { "disabled" }.clone_into(&mut row.status);
+        if enabled { "" } else { "disabled by the shop" }.clone_into(&mut row.disabled_reason);
     }
     let now = souk.clock.now();
     let mut tx = AuditedTx::begin(souk).await?;
@@ -343,16 +343,7 @@ pub async fn rotate_secret(
         .seal(tx.conn(), subject(id), &secret_ctx(id), secret.expose_secret().as_bytes(), now)
         .await?;
     let until = now.plus_micros(ROTATION_OVERLAP_MICROS);
-    if !store::rotate_secret(
-        tx.conn(),
-        id,
-        &sealed.as_bytes().to_vec(),
-        &previous.as_bytes().to_vec(),
-        until,
-        now,
-    )
-    .await?
-    {
+    if !store::rotate_secret(tx.conn(), id, sealed.as_bytes(), previous.as_bytes(), until, now).await? {
         return Err(CoreError::NotFound("webhook endpoint"));
     }
     tx.record(&[audit(

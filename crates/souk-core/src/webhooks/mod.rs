@@ -82,7 +82,7 @@ impl Default for WebhookConfig {
             allow_private_destinations: false,
             timeout: Duration::from_secs(10),
             max_attempts: 12,
-            first_retry: Duration::from_secs(60),
+            first_retry: Duration::from_mins(1),
             poll_interval: Duration::from_secs(1),
             extra_roots: Vec::new(),
         }

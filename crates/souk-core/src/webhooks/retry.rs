@@ -28,7 +28,7 @@ mod tests {
 
     #[test]
     fn the_wait_doubles_up_to_a_day_with_jitter_taking_off_at_most_half() {
-        let first = Duration::from_secs(60);
+        let first = Duration::from_mins(1);
         let min = |n| delay_micros(first, n, u64::MAX - 1) / 1_000_000;
         let max = |n| delay_micros(first, n, 0) / 1_000_000;
         assert_eq!(max(1), 60);
