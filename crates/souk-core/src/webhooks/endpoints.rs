@@ -168,6 +168,11 @@ pub(crate) async fn owned(
     Ok(row)
 }
 
+/// What the audit log keeps of a URL: its host (paths often carry a receiver's own token).
+fn host_of(url: &str) -> String {
+    url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+}
+
 fn audit(
     principal: &Principal,
     client: &Client,
@@ -230,7 +235,7 @@ pub async fn create(
         client,
         "webhook.endpoint.create",
         &id,
-        serde_json::json!({ "shop": shop.to_string(), "url": row.url, "events": row.event_types }),
+        serde_json::json!({ "shop": shop.to_string(), "host": host_of(&row.url), "events": row.event_types }),
     )])
     .await?;
     tx.commit().await?;
@@ -291,7 +296,7 @@ pub async fn update(
         client,
         "webhook.endpoint.update",
         id,
-        serde_json::json!({ "url": row.url, "events": row.event_types, "status": row.status }),
+        serde_json::json!({ "host": host_of(&row.url), "events": row.event_types, "status": row.status }),
     )])
     .await?;
     tx.commit().await?;
@@ -313,7 +318,7 @@ pub async fn delete(souk: &Souk, principal: &Principal, client: &Client, id: &st
         client,
         "webhook.endpoint.delete",
         id,
-        serde_json::json!({ "url": row.url }),
+        serde_json::json!({ "host": host_of(&row.url) }),
     )])
     .await?;
     tx.commit().await
