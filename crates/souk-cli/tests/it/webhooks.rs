@@ -26,6 +26,7 @@ use crate::actors::{open_shop, seller};
 use crate::assert_problem;
 use crate::identity::signed_in;
 use crate::listings::{create, listing, variant};
+use crate::seller_pages::{csrf_in, page, post_form};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -261,6 +262,9 @@ async fn webhooks_reach_a_receiver(db: Db) {
         .set("webhooks.extra_roots_file", ca_file.display().to_string())
         .set("webhooks.poll_interval_ms", "50")
         .set("webhooks.timeout_secs", "3")
+        // Two attempts: the 500 then 200 receiver succeeds on the second; the redirecting one
+        // is given up, disabled and its owner mailed.
+        .set("webhooks.max_attempts", "2")
         .try_spawn()
         .await
     else {
@@ -343,12 +347,19 @@ async fn webhooks_reach_a_receiver(db: Db) {
     assert_eq!(got[1].body, got[0].body);
     verify(&secret, &got[1], unix(&clock)).unwrap();
 
-    // The redirect was tried once, not followed, and is scheduled again.
-    let r = redirecting.wait_for(1).await;
+    // The redirect was never followed; after its last attempt the delivery is given up, the
+    // endpoint disabled and the shop's owner mailed.
+    let r = redirecting.wait_for(2).await;
     assert!(r.iter().all(|r| r.path == "/moved"), "{r:?}");
+    app.mail_to("hooks@example.com", "A webhook endpoint was disabled").await;
     let rlog = deliveries(&app, &c, &redirect_endpoint).await;
+    assert_eq!(rlog[0]["status"], "failed", "{rlog:?}");
     assert_eq!(rlog[0]["log"][0]["http_status"], 302, "{rlog:?}");
     assert!(rlog[0]["log"][0]["error"].as_str().unwrap().contains("redirect"), "{rlog:?}");
+    let r = c.get(app.url(&format!("/api/v1/webhook-endpoints/{redirect_endpoint}"))).send().await.unwrap();
+    let r = r.json::<Value>().await.unwrap();
+    assert_eq!(r["enabled"], false, "{r}");
+    assert!(r["disabled_reason"].as_str().unwrap().contains("failed"), "{r}");
 
     // order.shipped.
     let seller_id = souk_core::accounts::find_by_email(souk, "hooks@example.com").await.unwrap().unwrap();
@@ -362,6 +373,9 @@ async fn webhooks_reach_a_receiver(db: Db) {
     )
     .await
     .unwrap();
+    // Several workers at once (the server's and these): each delivery is claimed by one.
+    let rounds = (0..4).map(|_| souk_core::webhooks::worker::deliver_due(souk));
+    futures_util::future::join_all(rounds).await.into_iter().for_each(|r| assert!(r.is_ok(), "{r:?}"));
     let got = hook.wait_for(3).await;
     let shipped = verify(&secret, &got[2], unix(&clock)).unwrap();
     assert_eq!(shipped["type"], "order.shipped");
@@ -406,6 +420,21 @@ async fn webhooks_reach_a_receiver(db: Db) {
     assert_eq!(triggers, ["automatic", "automatic", "manual"]);
     assert_eq!(hook.got().len(), 4, "the redirecting endpoint's deliveries never reached this one");
 
+    // The seller hub's page shows the endpoints and their log, never a secret; its
+    // redeliver form needs the CSRF token.
+    let (status, html) = page(&app, &c, "/seller/webhooks").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&hook.url("/hook")) && html.contains("order.paid") && html.contains("/redeliver"));
+    assert!(!html.contains(&secret) && !html.contains(&new_secret) && !html.contains("whsec_"));
+    let form =
+        format!("/seller/webhooks/{endpoint}/deliveries/{}/redeliver", paid_delivery["id"].as_str().unwrap());
+    let (status, _, _) = post_form(&app, &c, &form, &[("csrf", "forged")]).await;
+    assert_eq!(status, 403);
+    let (status, location, _) = post_form(&app, &c, &form, &[("csrf", &csrf_in(&html))]).await;
+    assert_eq!((status, location.as_str()), (303, "/seller/webhooks?done=redelivered"));
+    let got = hook.wait_for(5).await;
+    assert_eq!(got[4].event_id, got[0].event_id);
+
     // payout.sent: delivered, completed, released, verified shop with a bank account, paid.
     // More than 24 hours after the rotation, only the new secret signs.
     clock.advance_secs(22 * 24 * 3600);
@@ -434,17 +463,17 @@ async fn webhooks_reach_a_receiver(db: Db) {
     .unwrap();
     let run = payouts::run_batch(souk, &payouts::SimulatedBank, payouts::RunBy::System).await.unwrap();
     assert_eq!(run.paid.len(), 1, "{run:?}");
-    let got = hook.wait_for(5).await;
-    assert_eq!(got[4].signature.matches("v1=").count(), 1, "{}", got[4].signature);
-    let payout = verify(&new_secret, &got[4], unix(&clock)).unwrap();
-    assert_eq!(verify(&secret, &got[4], unix(&clock)), Err(SignatureError::Mismatch));
+    let got = hook.wait_for(6).await;
+    assert_eq!(got[5].signature.matches("v1=").count(), 1, "{}", got[5].signature);
+    let payout = verify(&new_secret, &got[5], unix(&clock)).unwrap();
+    assert_eq!(verify(&secret, &got[5], unix(&clock)), Err(SignatureError::Mismatch));
     assert_eq!(payout["type"], "payout.sent");
     assert_eq!(payout["data"]["payout"]["shop"], shop.as_str());
     assert!(payout["data"]["payout"]["amount_minor"].as_i64().unwrap() > 0);
     // order.refunded (clawed back after the payout).
     escrow::refund(souk, &seller_p, &client(), &order, 100, "late return").await.unwrap();
-    let got = hook.wait_for(6).await;
-    let refund = verify(&new_secret, &got[5], unix(&clock)).unwrap();
+    let got = hook.wait_for(7).await;
+    let refund = verify(&new_secret, &got[6], unix(&clock)).unwrap();
     assert_eq!(refund["type"], "order.refunded");
     assert_eq!(refund["data"]["refund"]["amount_minor"], 100);
     assert_eq!(refund["data"]["refund"]["clawback"], true);
@@ -454,7 +483,15 @@ async fn webhooks_reach_a_receiver(db: Db) {
         .collect();
     assert_eq!(
         types,
-        ["order.paid", "order.paid", "order.shipped", "order.paid", "payout.sent", "order.refunded"]
+        [
+            "order.paid",
+            "order.paid",
+            "order.shipped",
+            "order.paid",
+            "order.paid",
+            "payout.sent",
+            "order.refunded"
+        ]
     );
     // No personal data in events.
     for r in &got {
@@ -465,6 +502,8 @@ async fn webhooks_reach_a_receiver(db: Db) {
         );
     }
     assert!(hook.script.lock().unwrap().is_empty());
+    // A disabled endpoint got none of the later events.
+    assert_eq!(redirecting.got().len(), 2);
 
     // Neither secret is anywhere in the database file (sealed).
     if db == Db::Sqlite {
@@ -565,6 +604,13 @@ backend_tests! {
                 .unwrap();
             assert_problem(res, 404, "not_found").await;
         }
+        // The rival's hub page shows none of it, and its redeliver form answers 404.
+        let (status, html) = page(app, &rival, "/seller/webhooks").await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("93.184.216.34") && html.contains("No webhook endpoints yet"), "{html}");
+        let form = format!("/seller/webhooks/{endpoint}/deliveries/x/redeliver");
+        let (status, _, _) = post_form(app, &rival, &form, &[("csrf", &rcsrf)]).await;
+        assert_eq!(status, 404);
         // Nothing changed: the owner still has exactly the one endpoint, as registered.
         let list = c.get(app.url(&format!("/api/v1/webhook-endpoints?shop_id={shop}"))).send().await.unwrap();
         let list = list.json::<Value>().await.unwrap();
