@@ -74,6 +74,7 @@ pub enum Action {
     OrderRefund,
     LedgerView,
     PayoutRun,
+    WebhookManage,
 }
 
 impl Action {
@@ -98,7 +99,8 @@ impl Action {
             | Self::MessageReview
             | Self::PayoutView
             | Self::PayoutRelease
-            | Self::ListingCreate => matches!(resource, Resource::Shop(_)),
+            | Self::ListingCreate
+            | Self::WebhookManage => matches!(resource, Resource::Shop(_)),
             Self::ListingUpdate | Self::ListingTakedown => matches!(resource, Resource::Listing { .. }),
             Self::OrderView | Self::OrderFulfil | Self::OrderRefund => {
                 matches!(resource, Resource::Order { .. })
@@ -107,7 +109,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -133,6 +135,7 @@ impl Action {
         Self::OrderRefund,
         Self::LedgerView,
         Self::PayoutRun,
+        Self::WebhookManage,
     ];
 
     #[must_use]
@@ -163,6 +166,7 @@ impl Action {
             Self::OrderRefund => "order.refund",
             Self::LedgerView => "ledger.view",
             Self::PayoutRun => "payout.run",
+            Self::WebhookManage => "webhook.manage",
         }
     }
 }

@@ -276,6 +276,32 @@ pub const OPTIONS: &[Opt] = &[
         "60",
         "Seconds between rounds that ask the vault about checkout payments whose outcome is unknown.",
     ),
+    opt(
+        "webhooks.allow_private_destinations",
+        "false",
+        "DEVELOPMENT ONLY: let webhook endpoints use plain http and loopback, private or link-local addresses. Opens the SSRF guard; Souk logs a warning at start when it is on.",
+    ),
+    opt("webhooks.timeout_secs", "10", "How long one webhook delivery may take (connect, send, answer)."),
+    opt(
+        "webhooks.max_attempts",
+        "12",
+        "Attempts of a webhook delivery before it is given up and its endpoint disabled (with the default retry, about three days).",
+    ),
+    opt(
+        "webhooks.first_retry_secs",
+        "60",
+        "The wait after a delivery's first failure; it doubles after each, up to a day, less up to half at random.",
+    ),
+    opt(
+        "webhooks.poll_interval_ms",
+        "1000",
+        "How often the delivery worker looks for due webhook deliveries.",
+    ),
+    opt(
+        "webhooks.extra_roots_file",
+        r#""""#,
+        "A PEM file of certificate authorities trusted for webhook destinations besides the public web PKI (a private CA); empty for none.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -336,6 +362,18 @@ struct Raw {
     identity: RawIdentity,
     market: RawMarket,
     payments: RawPayments,
+    webhooks: RawWebhooks,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    allow_private_destinations: bool,
+    timeout_secs: u64,
+    max_attempts: u64,
+    first_retry_secs: u64,
+    poll_interval_ms: u64,
+    extra_roots_file: String,
 }
 
 #[derive(Deserialize)]
@@ -545,6 +583,7 @@ pub struct Config {
     pub mail_from: String,
     pub identity: souk_core::identity::IdentityConfig,
     pub payments: PaymentsConfig,
+    pub webhooks: souk_core::webhooks::WebhookConfig,
 }
 
 impl Config {
@@ -1000,9 +1039,11 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             sources,
         )?),
     };
+    let webhooks = webhooks_config(&raw.webhooks, sources)?;
     Ok(Config {
         market,
         payments,
+        webhooks,
         smtp_url,
         mail_from: raw.mail.from,
         identity,
@@ -1088,6 +1129,40 @@ pub fn example() -> String {
 pub fn readable_by_others(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+fn webhooks_config(
+    w: &RawWebhooks,
+    sources: &Sources,
+) -> Result<souk_core::webhooks::WebhookConfig, ConfigError> {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut extra_roots = Vec::new();
+    let file = w.extra_roots_file.trim();
+    if !file.is_empty() {
+        let key = "webhooks.extra_roots_file";
+        let pem = std::fs::read(file)
+            .map_err(|e| err(key, &origin(key, sources), format!("cannot read {file}: {e}")))?;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|_| err(key, &origin(key, sources), "not a PEM certificate file"))?;
+            extra_roots.push(cert.as_ref().to_vec());
+        }
+        if extra_roots.is_empty() {
+            return Err(err(key, &origin(key, sources), "the file holds no certificate"));
+        }
+    }
+    Ok(souk_core::webhooks::WebhookConfig {
+        allow_private_destinations: w.allow_private_destinations,
+        timeout: Duration::from_secs(positive("webhooks.timeout_secs", w.timeout_secs, sources)?),
+        max_attempts: u32::try_from(positive("webhooks.max_attempts", w.max_attempts, sources)?)
+            .unwrap_or(u32::MAX),
+        first_retry: Duration::from_secs(positive("webhooks.first_retry_secs", w.first_retry_secs, sources)?),
+        poll_interval: Duration::from_millis(positive(
+            "webhooks.poll_interval_ms",
+            w.poll_interval_ms,
+            sources,
+        )?),
+        extra_roots,
+    })
 }
 
 fn market_config(m: &RawMarket, sources: &Sources) -> Result<souk_core::market::MarketConfig, ConfigError> {

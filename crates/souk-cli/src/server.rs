@@ -131,7 +131,9 @@ pub async fn open_souk(
     let souk = Souk::new(store, clock, entropy, Arc::new(keys), config.identity.clone(), mailer)
         .context("cannot start the identity service")?
         .with_market(config.market.clone())
-        .with_vault(vault);
+        .with_vault(vault)
+        .with_webhooks(config.webhooks.clone())
+        .context("cannot set up webhook delivery")?;
     souk_core::payments::vault::spawn_audit_writer(souk.clone(), audit_rx);
     Ok(souk)
 }
@@ -336,6 +338,13 @@ pub async fn start(
     let checkpoint_interval = config.checkpoint_interval;
     let reconcile_interval = config.payments.reconcile_interval;
     let serve_state = state.clone();
+    if config.webhooks.allow_private_destinations {
+        tracing::warn!(
+            "webhooks.allow_private_destinations is on: webhook endpoints may reach loopback and private networks (SSRF); development only"
+        );
+    }
+    let (stop_webhooks, webhooks_stopped) = tokio::sync::watch::channel(false);
+    let webhooks = tokio::spawn(souk_core::webhooks::worker::run(state.souk().clone(), webhooks_stopped));
     let task = tokio::spawn(async move {
         let housekeeping = tokio::spawn(housekeeping(serve_state.clone(), checkpoint_interval));
         let reconciler = tokio::spawn(reconcile_payments(serve_state.clone(), reconcile_interval));
@@ -345,6 +354,10 @@ pub async fn start(
         .await;
         housekeeping.abort();
         reconciler.abort();
+        // The delivery worker finishes the round it is in (each delivery is bounded by its
+        // timeout); a delivery cut short would be sent again after its lease, not lost.
+        let _ = stop_webhooks.send(true);
+        let _ = webhooks.await;
         store.close().await;
     });
     tracing::info!(%https_addr, ?http_addr, "listening");

@@ -369,11 +369,12 @@ impl std::fmt::Debug for AuditedTx<'_> {
 }
 
 impl<'s> AuditedTx<'s> {
-    /// Every audited transaction writes (at least its audit events), so on SQLite it takes
-    /// the write lock at its start: a deferred transaction that read first would fail at its
-    /// first write when another writer got there ("database is locked") instead of waiting.
+    /// A deferred transaction. One that reads before it writes, and may meet another
+    /// writer, wants [`Self::begin_write`] on SQLite (or it fails with "database is locked"
+    /// instead of waiting). Not the default: some use cases record an audit entry alone
+    /// while their own transaction is open, which a lock held from the start would block.
     pub async fn begin(souk: &'s Souk) -> Result<Self, CoreError> {
-        Ok(Self { souk, tx: souk.store.begin_write().await?, recorded: false })
+        Ok(Self { souk, tx: souk.store.begin().await?, recorded: false })
     }
 
     /// A transaction that takes the write lock at once (see `Store::begin_write`), for

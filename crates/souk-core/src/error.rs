@@ -18,6 +18,10 @@ pub enum CoreError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// The request is well-formed but refused on its merits (422): a webhook URL the SSRF
+    /// guard refuses, with the reason.
+    #[error("unacceptable {field}: {reason}")]
+    Unacceptable { field: &'static str, reason: String },
     /// Authorization refused the action.
     #[error("not permitted")]
     Forbidden,

@@ -51,6 +51,8 @@ pub struct Souk {
     /// The bank that receives payouts (the simulator until a real bank plugs in); one per
     /// process, so its memory of payout keys is shared by every batch.
     pub bank: Arc<dyn payments::payouts::Bank>,
+    /// Outbound webhooks: the settings and the client that delivers them.
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Souk {
@@ -79,6 +81,7 @@ impl Souk {
             payment: Arc::new(market::steps::AwaitPayment),
             vault: Arc::new(payments::vault::NoVault),
             bank: Arc::new(payments::payouts::SimulatedBank::default()),
+            webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())?),
         })
     }
 
@@ -94,6 +97,12 @@ impl Souk {
     pub fn with_bank(mut self, bank: Arc<dyn payments::payouts::Bank>) -> Self {
         self.bank = bank;
         self
+    }
+
+    /// Uses these webhook settings.
+    pub fn with_webhooks(mut self, config: webhooks::WebhookConfig) -> Result<Self, CoreError> {
+        self.webhooks = Arc::new(webhooks::Webhooks::new(config)?);
+        Ok(self)
     }
 
     /// Replaces the default marketplace settings.

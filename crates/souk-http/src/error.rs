@@ -50,6 +50,7 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("unsupported_media_type", 415, "Unsupported content type"),
     ("unprocessable", 422, "The request could not be processed"),
     ("amount_refused", 422, "The balances do not allow this amount"),
+    ("destination_refused", 422, "This destination may not be called"),
     ("rate_limited", 429, "Too many requests"),
     ("too_many_attempts", 429, "Too many attempts; wait before trying again"),
     ("headers_too_large", 431, "The request headers are too large"),
@@ -141,6 +142,9 @@ impl From<CoreError> for Problem {
             CoreError::Throttled { retry_after_secs } => Self::of("too_many_attempts")
                 .retry_after(retry_after_secs.max(1))
                 .with_detail(format!("Too many attempts; try again in {} s.", retry_after_secs.max(1))),
+            CoreError::Unacceptable { field, reason } => {
+                Self::of("destination_refused").with_detail(format!("{field}: {reason}"))
+            }
             CoreError::Forbidden => Self::of("forbidden"),
             CoreError::MfaRequired => Self::of("mfa_required").with_detail(
                 "Your role requires a passkey or an authenticator app: add one in your security centre (/account/security).",

@@ -23,6 +23,7 @@ pub mod orders;
 pub mod reviews;
 pub mod shops;
 mod sql;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -35,6 +35,7 @@ mod staff;
 mod tls;
 mod trust;
 mod vault_process;
+mod webhooks;
 
 use serde_json::Value;
 

@@ -95,7 +95,7 @@ pub async fn confirm_totp(
     code: &str,
     client: &Client,
 ) -> Result<Vec<SecretString>, CoreError> {
-    let mut tx = AuditedTx::begin(souk).await?;
+    let mut tx = AuditedTx::begin_write(souk).await?;
     let pending = factors::totp(tx.conn(), principal.account).await?;
     if pending.as_ref().is_none_or(|t| t.confirmed_at.is_some()) {
         return Err(CoreError::invalid("code", "start adding an authenticator app first"));

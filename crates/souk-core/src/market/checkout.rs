@@ -507,7 +507,19 @@ pub(crate) async fn record_payment_as(
                 // goes straight back (the cancellation saw an empty escrow and refunded nothing).
                 if !store::transition(tx.conn(), &order.id, &event).await? {
                     crate::payments::escrow::refund_all_in(tx.conn(), order, now).await?;
+                    continue;
                 }
+                // The shop's webhooks hear of it in this transaction: no payment without
+                // its event, and no event for a payment that rolled back.
+                crate::webhooks::outbox::emit_in(
+                    tx.conn(),
+                    souk.entropy.as_ref(),
+                    now,
+                    order.shop,
+                    crate::webhooks::EventType::OrderPaid,
+                    serde_json::json!({ "order": crate::webhooks::outbox::order_data(order, to.as_str()) }),
+                )
+                .await?;
             }
             _ => {
                 cancel_in(tx.conn(), order, OrderActor::System, "payment", "the payment failed", now).await?;

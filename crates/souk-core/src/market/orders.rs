@@ -183,6 +183,32 @@ const fn past_tense(t: Transition) -> &'static str {
     }
 }
 
+/// Stores the tracking of a shipped order and writes `order.shipped` for the shop's
+/// webhooks, in the shipping's transaction.
+async fn record_shipping(
+    souk: &Souk,
+    conn: &mut sqlx::AnyConnection,
+    order: &OrderRow,
+    tracking: &Tracking,
+    now: Timestamp,
+) -> Result<(), CoreError> {
+    store::set_tracking(conn, &order.id, tracking.carrier().as_str(), tracking.number()).await?;
+    let mut shipped = order.clone();
+    shipped.carrier = Some(tracking.carrier().as_str().to_owned());
+    shipped.tracking_number = Some(tracking.number().to_owned());
+    let data = crate::webhooks::outbox::order_data(&shipped, OrderStatus::Shipped.as_str());
+    crate::webhooks::outbox::emit_in(
+        conn,
+        souk.entropy.as_ref(),
+        now,
+        order.shop,
+        crate::webhooks::EventType::OrderShipped,
+        serde_json::json!({ "order": data }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Changes an order's status on behalf of its buyer or its shop.
 pub async fn act(
     souk: &Souk,
@@ -238,7 +264,7 @@ pub async fn act(
         return Err(CoreError::Conflict("the order changed meanwhile; reload it".into()));
     }
     if let Some(t) = &tracking {
-        store::set_tracking(tx.conn(), &order.id, t.carrier().as_str(), t.number()).await?;
+        record_shipping(souk, tx.conn(), &order, t, now).await?;
     }
     tx.record(&[Event {
         actor: principal.actor(client.ip),

@@ -119,7 +119,7 @@ pub async fn open(
     let id = ShopId::new(now, souk.entropy.as_ref());
     let row = id.to_string();
     let owner = principal.account.to_string();
-    let mut tx = AuditedTx::begin(souk).await?;
+    let mut tx = AuditedTx::begin_write(souk).await?;
     if store::owned_by(tx.conn(), principal.account).await?.is_some() {
         return Err(CoreError::Conflict("this account already has a shop".into()));
     }

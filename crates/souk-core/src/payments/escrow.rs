@@ -216,6 +216,7 @@ pub async fn refund_keyed(
         let (code, body) = (key.respond)(&done);
         souk_store::idempotency::complete(tx.conn(), key.scope, key.key, code, &body).await?;
     }
+    emit_refunded(&mut tx, souk, &order, status.as_str(), &record, refundable).await?;
     tx.record(&[Event {
         actor: principal.actor(client.ip),
         action: "order.refund",
@@ -294,4 +295,32 @@ pub async fn chargeback(souk: &Souk, order_id: &str, amount_minor: i64) -> Resul
     }])
     .await?;
     tx.commit().await
+}
+
+/// The `order.refunded` webhook event, in the refund's own transaction.
+async fn emit_refunded(
+    tx: &mut AuditedTx<'_>,
+    souk: &Souk,
+    order: &OrderRow,
+    status: &str,
+    refund: &souk_store::finance::RefundRow,
+    refundable: Money,
+) -> Result<(), CoreError> {
+    let data = serde_json::json!({
+        "order": crate::webhooks::outbox::order_data(order, status),
+        "refund": {
+            "id": refund.id, "amount_minor": refund.amount_minor, "currency": refund.currency,
+            "clawback": refund.clawback, "refundable_minor": refundable.minor,
+        },
+    });
+    crate::webhooks::outbox::emit_in(
+        tx.conn(),
+        souk.entropy.as_ref(),
+        refund.created_at,
+        order.shop,
+        crate::webhooks::EventType::OrderRefunded,
+        data,
+    )
+    .await?;
+    Ok(())
 }

@@ -402,6 +402,20 @@ async fn settle(
     let funds = store::shop_funds(tx.conn(), payout.shop, currency).await?;
     let outcome = rules::payout_outcome(&funds, amount, sent).map_err(refused)?;
     store::post(tx.conn(), &outcome, now).await.map_err(raced)?;
+    if sent {
+        crate::webhooks::outbox::emit_in(
+            tx.conn(),
+            souk.entropy.as_ref(),
+            now,
+            payout.shop,
+            crate::webhooks::EventType::PayoutSent,
+            serde_json::json!({ "payout": {
+                "id": payout.id, "shop": payout.shop.to_string(), "batch": payout.batch,
+                "amount_minor": amount.minor, "currency": currency.code(),
+            } }),
+        )
+        .await?;
+    }
     tx.record(&[Event {
         actor: actor_of(by),
         action: if sent { "payout.sent" } else { "payout.returned" },

@@ -13,6 +13,7 @@ mod messages;
 mod orders;
 pub(crate) mod shops;
 mod staff;
+mod webhooks;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -35,7 +36,7 @@ use crate::AppState;
         (name = "staff", description = "The staff console's API: account look-up, staff roles, the audit log."),
         (name = "messages", description = "Conversations between buyers and shops, with safety warnings, and reports."),
         (name = "orders", description = "The buyer's cart, checkout and orders."),
-        (name = "seller", description = "The seller hub: shops, verification, shop staff."),
+        (name = "seller", description = "The seller hub: shops, verification, shop staff, webhook endpoints."),
         (name = "identity", description = "Sign-up, sign-in, second factors, sessions and the account's own security settings."),
     ),
     components(schemas(dto::ProblemDoc)),
@@ -162,6 +163,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(finance::set_bank_account, finance::get_bank_account))
         .routes(routes!(finance::staff_finance))
         .routes(routes!(finance::run_payouts))
+        .routes(routes!(webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints))
+        .routes(routes!(
+            webhooks::get_webhook_endpoint,
+            webhooks::update_webhook_endpoint,
+            webhooks::delete_webhook_endpoint
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(webhooks::redeliver_webhook))
 }
 
 /// The OpenAPI document, serialized once at start-up.

@@ -14,6 +14,7 @@ pub(crate) mod nav;
 mod pages;
 mod seller;
 mod seller_views;
+mod seller_webhooks;
 mod staff;
 mod vault;
 pub(crate) mod views;
@@ -119,6 +120,11 @@ fn seller_routes() -> Router<AppState> {
         .route("/seller/money/bank-account", post(finance::set_bank_account))
         .route("/seller/reviews", get(seller::reviews_list))
         .route("/seller/reviews/{id}/reply", post(seller::reply))
+        .route("/seller/webhooks", get(seller_webhooks::webhooks_page))
+        .route(
+            "/seller/webhooks/{endpoint}/deliveries/{delivery}/redeliver",
+            post(seller_webhooks::redeliver),
+        )
         .route("/staff", get(staff::index))
         .route("/staff/verifications", get(staff::queue))
         .route("/staff/verifications/{id}", get(staff::review))

@@ -86,7 +86,7 @@ fn money(minor: i64, currency: &str) -> String {
         .map_or_else(|_| format!("{minor} {currency}"), |c| Money::new(minor, c).to_string())
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -101,7 +101,7 @@ async fn current_shop(
 }
 
 /// The shop, or a 404 page for someone without one (pages below `/seller` need a shop).
-async fn shop_of(state: &AppState, principal: &Principal) -> Result<(ShopView, String), Problem> {
+pub(crate) async fn shop_of(state: &AppState, principal: &Principal) -> Result<(ShopView, String), Problem> {
     current_shop(state, principal)
         .await?
         .ok_or_else(|| Problem::of("not_found").with_detail("You have no shop yet: open one at /seller."))
@@ -109,7 +109,7 @@ async fn shop_of(state: &AppState, principal: &Principal) -> Result<(ShopView, S
 
 #[derive(Deserialize)]
 pub(crate) struct NoticeQuery {
-    done: Option<String>,
+    pub(crate) done: Option<String>,
 }
 
 fn notice_of(done: Option<&str>) -> &'static str {

@@ -322,3 +322,40 @@ pub(crate) struct StaffReviewRemovalPage {
     pub id: String,
     pub reason: String,
 }
+
+// ---- webhooks -----------------------------------------------------------------------------
+
+pub(crate) struct WebhookAttemptLine {
+    pub at: String,
+    pub http_status: String,
+    pub error: String,
+    pub duration_ms: i64,
+    pub triggered_by: String,
+}
+
+pub(crate) struct WebhookDeliveryLine {
+    pub id: String,
+    pub event_type: String,
+    pub status: String,
+    pub created_at: String,
+    pub attempts: Vec<WebhookAttemptLine>,
+}
+
+pub(crate) struct WebhookEndpointLine {
+    pub id: String,
+    pub url: String,
+    pub events: String,
+    pub enabled: bool,
+    pub disabled_reason: String,
+    pub deliveries: Vec<WebhookDeliveryLine>,
+}
+
+#[derive(Template)]
+#[template(path = "seller_webhooks.html")]
+pub(crate) struct SellerWebhooksPage {
+    pub layout: Layout,
+    pub error: String,
+    pub notice: String,
+    pub csrf: String,
+    pub endpoints: Vec<WebhookEndpointLine>,
+}
