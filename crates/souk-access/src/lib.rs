@@ -72,6 +72,10 @@ pub enum Action {
     OrderView,
     OrderFulfil,
     OrderRefund,
+    /// Read risk rules, decisions and replays.
+    RiskRead,
+    /// Save risk rules and lists; decide held reviews.
+    RiskManage,
 }
 
 impl Action {
@@ -84,6 +88,7 @@ impl Action {
                 matches!(resource, Resource::Account(_))
             }
             Self::AuditRead | Self::AuditExport => matches!(resource, Resource::AuditLog),
+            Self::RiskRead | Self::RiskManage => matches!(resource, Resource::Risk),
             Self::ShopUpdate
             | Self::ShopManageStaff
             | Self::ShopVerify
@@ -104,7 +109,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 25] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -128,6 +133,8 @@ impl Action {
         Self::OrderView,
         Self::OrderFulfil,
         Self::OrderRefund,
+        Self::RiskRead,
+        Self::RiskManage,
     ];
 
     #[must_use]
@@ -156,6 +163,8 @@ impl Action {
             Self::OrderView => "order.view",
             Self::OrderFulfil => "order.fulfil",
             Self::OrderRefund => "order.refund",
+            Self::RiskRead => "risk.read",
+            Self::RiskManage => "risk.manage",
         }
     }
 }
@@ -183,9 +192,19 @@ pub struct ShopFacts {
 pub enum Resource<'a> {
     Account(AccountId),
     AuditLog,
+    /// The fraud engine: its rules, lists, decisions and reviews.
+    Risk,
     Shop(&'a ShopFacts),
-    Listing { id: ListingId, status: &'a str, shop: &'a ShopFacts },
-    Order { id: &'a str, buyer: AccountId, shop: &'a ShopFacts },
+    Listing {
+        id: ListingId,
+        status: &'a str,
+        shop: &'a ShopFacts,
+    },
+    Order {
+        id: &'a str,
+        buyer: AccountId,
+        shop: &'a ShopFacts,
+    },
 }
 
 /// The answer, with the policies that decided it (their `@id`s) for the audit log.
@@ -203,6 +222,7 @@ struct Types {
     listing: EntityTypeName,
     order: EntityTypeName,
     audit_log: EntityTypeName,
+    risk: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -225,6 +245,7 @@ pub struct Access {
     /// The role entities' uids, in the order of [`StaffRole::ALL`].
     roles: Vec<EntityUid>,
     audit_log: EntityUid,
+    risk: EntityUid,
     authorizer: Authorizer,
     types: Types,
 }
@@ -271,6 +292,7 @@ impl Access {
             listing: type_name("Souk::Listing")?,
             order: type_name("Souk::Order")?,
             audit_log: type_name("Souk::AuditLog")?,
+            risk: type_name("Souk::RiskEngine")?,
             action: type_name("Souk::Action")?,
         };
         let slices = Action::ALL
@@ -286,7 +308,8 @@ impl Access {
             .collect::<Result<Vec<_>, PolicyError>>()?;
         let roles = StaffRole::ALL.iter().map(|r| Self::uid(&types.role, r.as_str())).collect();
         let audit_log = Self::uid(&types.audit_log, "log");
-        Ok(Self { policies, slices, roles, audit_log, authorizer: Authorizer::new(), types })
+        let risk = Self::uid(&types.risk, "engine");
+        Ok(Self { policies, slices, roles, audit_log, risk, authorizer: Authorizer::new(), types })
     }
 
     fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -364,6 +387,7 @@ impl Access {
         let resource_uid = match resource {
             Resource::Account(id) => self.account(*id),
             Resource::AuditLog => self.audit_log.clone(),
+            Resource::Risk => self.risk.clone(),
             Resource::Shop(shop) => {
                 let (uid, entity) = self.shop_entity(shop)?;
                 entities.push(entity);

@@ -125,6 +125,11 @@ fn access_control_matrix() {
         ("audit: admin exports", &w.admin, Action::AuditExport, Resource::AuditLog, true),
         ("audit: support cannot read", &w.support, Action::AuditRead, Resource::AuditLog, false),
         ("audit: sellers cannot read", &w.owner, Action::AuditRead, Resource::AuditLog, false),
+        ("risk: trust & safety manages", &w.trust, Action::RiskManage, Resource::Risk, true),
+        ("risk: admin reads", &w.admin, Action::RiskRead, Resource::Risk, true),
+        ("risk: support cannot read", &w.support, Action::RiskRead, Resource::Risk, false),
+        ("risk: buyers cannot read", &w.buyer, Action::RiskRead, Resource::Risk, false),
+        ("risk: sellers cannot manage", &w.owner, Action::RiskManage, Resource::Risk, false),
         ("owner updates shop", &w.owner, Action::ShopUpdate, shop, true),
         ("manager updates shop", &w.manager, Action::ShopUpdate, shop, true),
         ("manager cannot manage staff", &w.manager, Action::ShopManageStaff, shop, false),
@@ -216,7 +221,14 @@ fn applies_to_agrees_with_the_schema() {
         shop: &w.shop,
     };
     let order = Resource::Order { id: "o", buyer: w.buyer.id, shop: &w.shop };
-    let kinds = [Resource::Account(w.buyer.id), Resource::AuditLog, Resource::Shop(&w.shop), listing, order];
+    let kinds = [
+        Resource::Account(w.buyer.id),
+        Resource::AuditLog,
+        Resource::Risk,
+        Resource::Shop(&w.shop),
+        listing,
+        order,
+    ];
     let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
     for action in Action::ALL {
         for what in kinds {
@@ -236,7 +248,13 @@ fn nothing_is_allowed_without_a_policy() {
     let nobody = actor(999, &[]);
     let order = Resource::Order { id: "o", buyer: w.buyer.id, shop: &w.other_shop };
     for action in Action::ALL {
-        for what in [Resource::AuditLog, Resource::Shop(&w.shop), order, Resource::Account(w.buyer.id)] {
+        for what in [
+            Resource::AuditLog,
+            Resource::Risk,
+            Resource::Shop(&w.shop),
+            order,
+            Resource::Account(w.buyer.id),
+        ] {
             assert!(!w.access.decide(&nobody, action, &what).allowed, "{action:?} on {what:?}");
         }
     }
@@ -276,6 +294,11 @@ fn reference_decision(access: &Access, actor: &Actor, action: Action, resource: 
         }
         Resource::AuditLog => {
             let u = uid("Souk::AuditLog", "log");
+            entities.push(Entity::with_uid(u.clone()));
+            u
+        }
+        Resource::Risk => {
+            let u = uid("Souk::RiskEngine", "engine");
             entities.push(Entity::with_uid(u.clone()));
             u
         }
@@ -361,7 +384,8 @@ fn the_fast_path_decides_as_the_reference_does() {
         };
         let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
         let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
-        let mut kinds = vec![Resource::AuditLog, Resource::Shop(shop), listing, order, own_order];
+        let mut kinds =
+            vec![Resource::AuditLog, Resource::Risk, Resource::Shop(shop), listing, order, own_order];
         kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
         for who in actors.iter().copied().chain([&all_roles]) {
             for action in Action::ALL {

@@ -246,6 +246,11 @@ pub const OPTIONS: &[Opt] = &[
         "30",
         "How long the vault waits for the processor before the payment's outcome counts as unknown (reconciled later).",
     ),
+    opt(
+        "risk.model",
+        r#""""#,
+        "A fraud model file (from `souk risk train`) that scores every risk decision; empty: rules only, and rules on :risk_score: never match.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -306,6 +311,13 @@ struct Raw {
     identity: RawIdentity,
     market: RawMarket,
     payments: RawPayments,
+    risk: RawRisk,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRisk {
+    model: String,
 }
 
 #[derive(Deserialize)]
@@ -495,6 +507,8 @@ pub struct Config {
     pub mail_from: String,
     pub identity: souk_core::identity::IdentityConfig,
     pub payments: PaymentsConfig,
+    /// The fraud model file loaded at start, if any.
+    pub risk_model: Option<PathBuf>,
 }
 
 impl Config {
@@ -897,9 +911,14 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             sources,
         )?),
     };
+    let risk_model = match raw.risk.model.trim() {
+        "" => None,
+        path => Some(PathBuf::from(path)),
+    };
     Ok(Config {
         market,
         payments,
+        risk_model,
         smtp_url,
         mail_from: raw.mail.from,
         identity,

@@ -23,6 +23,8 @@ const SENSITIVE: &[Action] = &[
     Action::PayoutRelease,
     Action::OrderRefund,
     Action::ListingTakedown,
+    Action::RiskRead,
+    Action::RiskManage,
 ];
 
 fn decision_event(
@@ -48,6 +50,7 @@ fn target_of(resource: &Resource<'_>) -> (&'static str, String) {
     match resource {
         Resource::Account(id) => ("account", id.to_string()),
         Resource::AuditLog => ("audit_log", String::new()),
+        Resource::Risk => ("risk", String::new()),
         Resource::Shop(s) => ("shop", s.id.to_string()),
         Resource::Listing { id, .. } => ("listing", id.to_string()),
         Resource::Order { id, .. } => ("order", (*id).to_owned()),

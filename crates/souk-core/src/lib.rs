@@ -15,6 +15,7 @@ pub mod keys;
 pub mod mail;
 pub mod market;
 pub mod payments;
+pub mod risk;
 pub mod staff;
 pub mod webhooks;
 
@@ -48,6 +49,8 @@ pub struct Souk {
     /// The card vault: tokenizes cards and forwards payments to the processor; Souk holds
     /// tokens, never card numbers. [`payments::vault::NoVault`] until one is configured.
     pub vault: Arc<dyn souk_vault::VaultClient>,
+    /// The fraud model decisions are scored with (none: `:risk_score:` is absent).
+    pub risk_engine: Arc<risk::Engine>,
 }
 
 impl Souk {
@@ -75,6 +78,7 @@ impl Souk {
             risk: Arc::new(market::steps::VelocityRules::default()),
             payment: Arc::new(market::steps::AwaitPayment),
             vault: Arc::new(payments::vault::NoVault),
+            risk_engine: Arc::new(risk::Engine::without_model()),
         })
     }
 
@@ -82,6 +86,13 @@ impl Souk {
     #[must_use]
     pub fn with_vault(mut self, vault: Arc<dyn souk_vault::VaultClient>) -> Self {
         self.vault = vault;
+        self
+    }
+
+    /// Scores risk decisions with `engine`'s model.
+    #[must_use]
+    pub fn with_risk_engine(mut self, engine: risk::Engine) -> Self {
+        self.risk_engine = Arc::new(engine);
         self
     }
 

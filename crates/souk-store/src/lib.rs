@@ -20,6 +20,7 @@ pub mod listings;
 pub mod messages;
 pub mod orders;
 pub mod reviews;
+pub mod risk;
 pub mod shops;
 mod sql;
 

@@ -10,6 +10,7 @@ mod health;
 mod listings;
 mod messages;
 mod orders;
+mod risk;
 pub(crate) mod shops;
 mod staff;
 
@@ -115,6 +116,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::assign_roles))
         .routes(routes!(staff::read_audit))
         .routes(routes!(staff::export_audit))
+        .routes(routes!(risk::read_rules, risk::save_rules))
+        .routes(routes!(risk::view_decision))
+        .routes(routes!(risk::replay_decision))
+        .routes(routes!(risk::decide_review))
         .routes(routes!(shops::open_shop, shops::my_shops))
         .routes(routes!(shops::shop_detail, shops::update_shop))
         .routes(routes!(shops::upload_document))
