@@ -15,27 +15,40 @@ const fn rule(id: &'static str, source: &'static str) -> DefaultRule {
 }
 
 /// Radar-like defaults: card testing, blocked people and cards, unusual amounts for the
-/// buyer, and the model's verdict when a model is loaded.
+/// buyer, and the model's verdict when a model is loaded. Velocity rules name the event
+/// they are about: an address that tested cards is not, for that alone, kept from signing in.
 pub const RULES: &[DefaultRule] = &[
     rule("blocked_email", "block if :email: in @blocked_emails"),
     rule("blocked_email_domain", "block if :email_domain: in @blocked_email_domains"),
-    rule("card_testing_ip", "block if :cards_per_ip_24h: > 10"),
-    rule("card_testing_declines", "block if :failed_payments_per_ip_1h: >= 5 and :cards_per_ip_1h: >= 3"),
-    rule("card_declined_repeatedly", "block if :failed_payments_per_card_1h: >= 5"),
+    rule("card_testing_ip", "block if :event: = 'payment' and :cards_per_ip_24h: > 10"),
+    rule(
+        "card_testing_declines",
+        "block if :event: = 'payment' and :failed_payments_per_ip_1h: >= 5 and :cards_per_ip_1h: >= 3",
+    ),
+    rule("card_declined_repeatedly", "block if :event: = 'payment' and :failed_payments_per_card_1h: >= 5"),
     rule("device_farm", "review if :accounts_per_device_7d: > 5"),
     rule("model_high", "block if :risk_score: > 90"),
     rule("model_elevated", "review if :risk_score: > 75"),
-    rule("country_mismatch_large", "step_up if :billing_shipping_country_mismatch: and :amount: > 20000"),
-    rule("unusual_amount", "step_up if :amount_vs_buyer_average: > 10 and :amount: > 50000"),
-    rule("login_stuffing", "block if :failed_logins_per_ip_1h: > 50"),
-    rule("login_new_device_failures", "step_up if :new_device: and :failed_logins_per_account_1h: >= 3"),
-    rule("signup_burst", "review if :signups_per_ip_24h: > 20"),
+    rule(
+        "country_mismatch_large",
+        "step_up if :event: = 'payment' and :billing_shipping_country_mismatch: and :amount: > 20000",
+    ),
+    rule(
+        "unusual_amount",
+        "step_up if :event: = 'payment' and :amount_vs_buyer_average: > 10 and :amount: > 50000",
+    ),
+    rule("login_stuffing", "block if :event: = 'login' and :failed_logins_per_ip_1h: > 50"),
+    rule(
+        "login_new_device_failures",
+        "step_up if :event: = 'login' and :new_device: and :failed_logins_per_account_1h: >= 3",
+    ),
+    rule("signup_burst", "review if :event: = 'signup' and :signups_per_ip_24h: > 20"),
     rule(
         "disposable_seller",
         "review if :event: = 'listing' and :disposable_email: and :high_value_listings_per_account_7d: > 3",
     ),
-    rule("message_spam", "review if :messages_per_account_10m: > 30"),
-    rule("payout_churn", "review if :payout_changes_per_account_30d: > 2"),
+    rule("message_spam", "review if :event: = 'message' and :messages_per_account_10m: > 30"),
+    rule("payout_churn", "review if :event: = 'payout_change' and :payout_changes_per_account_30d: > 2"),
     rule("allowed_email", "allow if :email: in @allowed_emails"),
 ];
 

@@ -55,9 +55,13 @@ pub async fn decide_review(
     id: &str,
     verdict: Verdict,
 ) -> Result<Verdict, CoreError> {
+    // Decided (and recorded) before the write transaction: a refusal is recorded in a
+    // transaction of its own, which must not wait behind ours.
+    let mut check = AuditedTx::begin(souk).await?;
+    crate::authz::authorize(souk, &mut check, principal, Action::RiskManage, &Resource::Risk, client).await?;
+    check.commit().await?;
     let now = souk.clock.now();
     let mut tx = AuditedTx::begin_write(souk).await?;
-    crate::authz::authorize(souk, &mut tx, principal, Action::RiskManage, &Resource::Risk, client).await?;
     let decision = store::decision(tx.conn(), id).await?.ok_or(CoreError::NotFound("decision"))?;
     let by = principal.account.to_string();
     if !store::close_review(tx.conn(), id, verdict.as_str(), &by, now).await? {
