@@ -125,6 +125,7 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
         amount: eur(1999),
         idempotency_key: k.clone(),
         reference: "checkout-1".into(),
+        require_challenge: false,
     };
     let Outcome::Authorized { payment, amount } = vault.authorize(&ctx, request).await.unwrap() else {
         panic!("not authorized")
@@ -244,6 +245,7 @@ async fn a_payment_call_without_an_answer_is_an_unknown_outcome_that_status_reso
         amount: eur(700),
         idempotency_key: k.clone(),
         reference: "checkout-slow".into(),
+        require_challenge: false,
     };
     let r = impatient.authorize(&ctx, request).await;
     assert!(matches!(r, Err(VaultError::Connector(ConnectorError::Timeout))), "{r:?}");

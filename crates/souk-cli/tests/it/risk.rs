@@ -446,3 +446,29 @@ async fn counters_follow_the_fake_clock() {
     assert_eq!(figure().await.0, json!(0.0));
     app.stop().await;
 }
+
+backend_tests! {
+    async fn step_up_makes_the_issuer_authenticate_the_buyer(app) {
+        let people = staff(app, &[("tns@example.com", &["trust_safety"])]).await;
+        let (tns, tcsrf) = (&people[1].0, &people[1].1);
+        let (_s, _c, var) = shop(app).await;
+        let body = json!({ "rules": [{ "id": "verify", "rule": "step_up if :event: = 'payment' and :amount: >= 1000" }] });
+        assert_eq!(save_rules(app, tns, tcsrf, &body).await.status(), 201);
+        let (buyer, bcsrf) = signed_in(app, "amina@example.com").await;
+        let checkout = check_out(app, &buyer, &bcsrf, &var, "co-3ds").await;
+        // The card that always succeeds is challenged: 3-D Secure, forced by the risk step.
+        let v = pay(app, &buyer, &bcsrf, &checkout, TEST_CARDS[0].number).await;
+        assert_eq!(v["status"], "challenge_required", "{v}");
+        assert_eq!(decisions(app, &checkout).await[0].action, "step_up");
+        assert_eq!(scalar(app, &format!("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'charge' AND reference IN (SELECT id FROM orders WHERE checkout_id = '{checkout}')")).await, 0);
+        // The buyer with the code the issuer asked for pays.
+        let answer = |code: &str| buyer
+            .post(app.url(&format!("/api/v1/checkouts/{checkout}/payment/challenge")))
+            .header("x-csrf-token", &bcsrf)
+            .json(&json!({ "payment_id": v["payment_id"], "challenge_id": v["challenge_id"], "response": code }))
+            .send();
+        let res = answer(souk_payments::connector::simulator::CHALLENGE_CODE).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["status"], "paid");
+    }
+}

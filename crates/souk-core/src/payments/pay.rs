@@ -123,6 +123,8 @@ pub async fn pay_checkout(
                 amount,
                 idempotency_key: key("authorize", &checkout.id)?,
                 reference: checkout.id.clone(),
+                // The risk step's step-up: the issuer authenticates the buyer (3-D Secure).
+                require_challenge: risk.action == souk_risk::Action::StepUp,
             },
         )
         .await;

@@ -60,6 +60,7 @@ fn rule_set_dto(v: RuleSetVersion) -> RuleSetDto {
     get, path = "/api/v1/staff/risk/rules", tag = "staff", operation_id = "read_risk_rules",
     responses(
         (status = 200, description = "The newest version", body = RuleSetDto),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not permitted", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
@@ -88,6 +89,7 @@ pub struct SaveRulesRequest {
     request_body = SaveRulesRequest,
     responses(
         (status = 201, description = "Saved as the newest version", body = RuleSetDto),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not permitted", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Another version was saved meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "A rule does not type-check (`line` is the rule's position, `column` the column in it)", body = ProblemDoc, content_type = "application/problem+json"),
@@ -156,6 +158,7 @@ fn decision_dto(d: StoredDecision) -> DecisionDto {
     params(("id" = String, Path, description = "The decision id")),
     responses(
         (status = 200, description = "The decision", body = DecisionDto),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not permitted", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such decision", body = ProblemDoc, content_type = "application/problem+json"),
     )
@@ -187,6 +190,7 @@ pub struct ReplayDto {
     params(("id" = String, Path, description = "The decision id")),
     responses(
         (status = 200, description = "The replay", body = ReplayDto),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not permitted", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such decision", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The decision's model is not loaded", body = ProblemDoc, content_type = "application/problem+json"),
@@ -231,6 +235,7 @@ pub struct VerdictDto {
     responses(
         (status = 200, description = "Decided", body = VerdictDto),
         (status = 400, description = "The verdict is neither approve nor reject", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Not permitted", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such decision", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Not waiting for a review", body = ProblemDoc, content_type = "application/problem+json"),
