@@ -472,3 +472,89 @@ backend_tests! {
         assert_eq!(res.json::<Value>().await.unwrap()["status"], "paid");
     }
 }
+
+backend_tests! {
+    async fn without_a_model_rules_on_the_score_never_match(app) {
+        let people = staff(app, &[("tns@example.com", &["trust_safety"])]).await;
+        let (tns, tcsrf) = (&people[1].0, &people[1].1);
+        let (_s, _c, var) = shop(app).await;
+        // Three-valued logic: an absent score is neither high nor low.
+        let body = json!({ "rules": [
+            { "id": "high", "rule": "block if :risk_score: > 75" },
+            { "id": "low", "rule": "block if :risk_score: <= 75" },
+            { "id": "not_high", "rule": "block if not (:risk_score: > 75)" },
+        ] });
+        assert_eq!(save_rules(app, tns, tcsrf, &body).await.status(), 201);
+        let (buyer, bcsrf) = signed_in(app, "amina@example.com").await;
+        let checkout = check_out(app, &buyer, &bcsrf, &var, "co-nomodel").await;
+        assert_eq!(pay(app, &buyer, &bcsrf, &checkout, TEST_CARDS[0].number).await["status"], "paid");
+        let d = decisions(app, &checkout).await;
+        assert_eq!((d[0].action.as_str(), d[0].score, d[0].matched.as_str()), ("allow", None, "[]"));
+    }
+}
+
+/// A model named by `risk.model` scores every decision; the decision keeps the model's
+/// SHA-256 and reasons, and replays to the same score.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_model_scores_decisions_and_replays_the_same() {
+    use souk_risk::model::{Dataset, TrainParams, train};
+    let names = vec!["amount".to_owned(), "account_age_days".to_owned()];
+    let rows: Vec<(Vec<f32>, bool)> =
+        (0..400u16).map(|i| (vec![f32::from(i) * 50.0, f32::from(i % 7)], i >= 200)).collect();
+    let model =
+        train(&Dataset::from_rows(names, &rows), None, &TrainParams::default(), &mut |_, _, _| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("risk.model");
+    std::fs::write(&path, model.to_bytes()).unwrap();
+    let app = TestApp::builder(Db::Sqlite).set("risk.model", path.display().to_string()).spawn().await;
+    let people = staff(&app, &[("tns@example.com", &["trust_safety"])]).await;
+    let (tns, tcsrf) = (&people[1].0, &people[1].1);
+    let (_s, _c, var) = shop(&app).await;
+    let (buyer, bcsrf) = signed_in(&app, "amina@example.com").await;
+    let checkout = check_out(&app, &buyer, &bcsrf, &var, "co-model").await;
+    pay(&app, &buyer, &bcsrf, &checkout, TEST_CARDS[0].number).await;
+    let d = decisions(&app, &checkout).await;
+    let score = d[0].score.expect("a score");
+    assert!(score < 50, "an amount of 2000 and more is the model's low-risk side: {score}");
+    let sha = app.state().souk().risk_engine.model_sha.clone().unwrap();
+    assert_eq!(d[0].model_sha.as_deref(), Some(sha.as_str()));
+    assert_eq!(sha.len(), 64);
+    let reasons: Vec<(String, f32)> = serde_json::from_str(&d[0].reasons).unwrap();
+    assert!(reasons.iter().any(|(f, _)| f == "amount"), "{reasons:?}");
+    let features: Value = serde_json::from_str(&d[0].features).unwrap();
+    assert_eq!(features["risk_score"], json!(f64::from(u8::try_from(score).unwrap())));
+    let r: Value = tns
+        .post(app.url(&format!("/api/v1/staff/risk/decisions/{}/replay", d[0].id)))
+        .header("x-csrf-token", tcsrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((r["same"].as_bool(), r["score"].as_i64()), (Some(true), Some(score)), "{r}");
+    app.stop().await;
+}
+
+/// A damaged model file stops the start instead of scoring with garbage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_model_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("risk.model");
+    std::fs::write(&path, b"SOUKGBT1 not really a model").unwrap();
+    let flags = vec![
+        ("risk.model", path.display().to_string()),
+        ("server.data_dir", dir.path().display().to_string()),
+        ("database.url", format!("sqlite://{}/souk.db", dir.path().display())),
+        ("server.https_addr", "127.0.0.1:0".to_owned()),
+        ("server.http_addr", String::new()),
+    ];
+    let config =
+        souk_cli::config::Config::load(&souk_cli::config::Sources { flags, ..Default::default() }).unwrap();
+    let started =
+        souk_cli::server::start(&config, Arc::new(SystemClock), Arc::new(souk_domain::OsEntropy::new()))
+            .await;
+    let Err(err) = started else { panic!("a damaged model was accepted") };
+    let err = format!("{err:#}");
+    assert!(err.contains("risk.model"), "{err}");
+}
