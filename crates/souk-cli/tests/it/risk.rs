@@ -558,3 +558,51 @@ async fn a_damaged_model_file_stops_the_start() {
     let err = format!("{err:#}");
     assert!(err.contains("risk.model"), "{err}");
 }
+
+backend_tests! {
+    async fn sign_ups_listings_and_payout_changes_are_decided_and_counted(app) {
+        use souk_core::identity::{Client, Credential, Principal};
+        let people = staff(app, &[("tns@example.com", &["trust_safety"])]).await;
+        let (tns, tcsrf) = (&people[1].0, &people[1].1);
+        let body = json!({ "rules": [{ "id": "watch_payouts", "rule": "review if :event: = 'payout_change'" }] });
+        assert_eq!(save_rules(app, tns, tcsrf, &body).await.status(), 201);
+        // Sign-ups from one address are counted per IP: the third sees the first two.
+        for email in ["a1@example.com", "a2@example.com", "a3@example.com"] {
+            member(app, email).await;
+        }
+        let mut conn = app.state().souk().store.conn().await.unwrap();
+        let signups: Vec<String> = sqlx::query_scalar("SELECT features FROM risk_decisions WHERE event_kind = 'signup' ORDER BY created_at, id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let per_ip: Vec<Value> = signups.iter().map(|f| serde_json::from_str::<Value>(f).unwrap()["signups_per_ip_24h"].clone()).collect();
+        // The staff accounts and the seller signed up too: the counts only grow by one each.
+        let n: Vec<f64> = per_ip.iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(n.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() < f64::EPSILON), "{n:?}");
+        // A listing is decided with its price; the shop's high-value listings are counted.
+        let (_s, _c, _var) = shop(app).await;
+        assert_eq!(scalar(app, "SELECT COUNT(*) FROM risk_decisions WHERE event_kind = 'listing'").await, 1);
+        // A bank-account change the rules send to review holds payouts for 30 days, the
+        // first account too.
+        let souk = app.state().souk();
+        let owner = souk_core::accounts::find_by_email(souk, "potter@example.com").await.unwrap().unwrap();
+        let mut conn = souk.store.conn().await.unwrap();
+        let shop_id: String = sqlx::query_scalar("SELECT id FROM shops WHERE slug = 'pots'").fetch_one(&mut *conn).await.unwrap();
+        drop(conn);
+        let principal = Principal {
+            account: owner,
+            handle: "potter".into(),
+            role: "seller".into(),
+            staff_roles: Vec::new(),
+            credential: Credential::Session { id: "s".into(), authenticated_at: souk.clock.now(), staff: false, method: "password+totp".into() },
+            email_verified: true,
+        };
+        let client = Client { ip: Some("192.0.2.44".parse().unwrap()), user_agent: String::new(), device: None, request_id: "risk-test".into() };
+        let view = souk_core::payments::payouts::set_bank_account(souk, &principal, &client, shop_id.parse().unwrap(), "Potter SARL", "FR76 3000 6000 0112 3456 7890 189").await.unwrap();
+        let days = (view.hold_until.as_micros() - souk.clock.now().as_micros()) / 86_400_000_000;
+        assert!(days >= 29, "held {days} days");
+        let d = decisions(app, &shop_id).await;
+        assert_eq!((d[0].event_kind.as_str(), d[0].action.as_str(), d[0].review_state.as_deref()), ("payout_change", "review", Some("open")));
+    }
+}

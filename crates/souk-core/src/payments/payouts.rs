@@ -30,6 +30,10 @@ pub const NEW_SHOP_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_
 /// cannot redirect the next payout at once; the owner is mailed about the change).
 pub const BANK_CHANGE_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_hours(7 * 24);
 
+/// A bank-account change the risk step sent to review or blocked holds payouts this long
+/// (the first account too), time for trust & safety to look.
+pub const RISK_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_hours(30 * 24);
+
 /// The bank that receives payouts.
 pub trait Bank: Send + Sync {
     /// Sends `amount` to `iban`, held by `holder`, for the shop; true if the bank accepted it.
@@ -106,13 +110,20 @@ pub async fn set_bank_account(
         .keys
         .seal(tx.conn(), crate::market::owner_subject(&owner), &details_ctx(&shop_key), &json, now)
         .await?;
-    let hold = i64::try_from(BANK_CHANGE_PAYOUT_HOLD.as_micros()).unwrap_or(i64::MAX);
+    // The risk step: a change it sends to review (or blocks) holds payouts for longer.
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::PayoutChange);
+    signals.subject = Some(shop_key.clone());
+    let signals = crate::risk::facts::of_account(souk, tx.conn(), principal.account, client, signals).await?;
+    let risk = crate::risk::observe(souk, tx.conn(), &signals, true, &[("payout_change", 0)]).await?;
+    let risky = matches!(risk.action, souk_risk::Action::Review | souk_risk::Action::Block);
+    let hold = if risky { RISK_PAYOUT_HOLD } else { BANK_CHANGE_PAYOUT_HOLD };
+    let hold = i64::try_from(hold.as_micros()).unwrap_or(i64::MAX);
     let account = PayoutAccount {
         shop,
         details_sealed: sealed.as_bytes().to_vec(),
         iban_last4: iban.last4().to_owned(),
         changed_at: now,
-        hold_until: if before.is_some() { now.plus_micros(hold) } else { now },
+        hold_until: if before.is_some() || risky { now.plus_micros(hold) } else { now },
     };
     store::set_payout_account(tx.conn(), &account).await?;
     tx.record(&[Event {

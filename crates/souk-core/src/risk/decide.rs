@@ -208,6 +208,20 @@ pub async fn decide(
     })
 }
 
+/// Decides on an event and counts it at once (events whose outcome is the decision itself:
+/// a sign-up, a listing, a message, a payout-details change).
+pub async fn observe(
+    souk: &Souk,
+    conn: &mut AnyConnection,
+    signals: &Signals,
+    holds: bool,
+    events: &[(&str, i64)],
+) -> Result<Decision, CoreError> {
+    let decision = decide(souk, conn, signals, holds).await?;
+    record_events(souk, conn, &decision.keys, events).await?;
+    Ok(decision)
+}
+
 /// Records `events` (kind, amount) under every key of a decided event, and `seen` (the
 /// account under each key) once. Call after the decision and its outcome.
 pub async fn record_events(

@@ -14,6 +14,10 @@ const fn rule(id: &'static str, source: &'static str) -> DefaultRule {
     DefaultRule { id, source, mode: Mode::Active }
 }
 
+const fn shadow(id: &'static str, source: &'static str) -> DefaultRule {
+    DefaultRule { id, source, mode: Mode::Shadow }
+}
+
 /// Radar-like defaults: card testing, blocked people and cards, unusual amounts for the
 /// buyer, and the model's verdict when a model is loaded. Velocity rules name the event
 /// they are about: an address that tested cards is not, for that alone, kept from signing in.
@@ -38,7 +42,9 @@ pub const RULES: &[DefaultRule] = &[
         "step_up if :event: = 'payment' and :amount_vs_buyer_average: > 10 and :amount: > 50000",
     ),
     rule("login_stuffing", "block if :event: = 'login' and :failed_logins_per_ip_1h: > 50"),
-    rule(
+    // Shadow: at sign-in, step_up refuses an account without a second factor, and the
+    // throttles already slow guessing; this one is watched before anyone acts on it.
+    shadow(
         "login_new_device_failures",
         "step_up if :event: = 'login' and :new_device: and :failed_logins_per_account_1h: >= 3",
     ),

@@ -18,7 +18,7 @@ pub mod signals;
 use sha2::{Digest as _, Sha256};
 use souk_risk::model::Model;
 
-pub use decide::{Decision, decide, record_events};
+pub use decide::{Decision, decide, observe, record_events};
 pub use signals::{EventKind, Signals};
 
 /// The model every decision is scored with, loaded at start (`[risk] model`), and its
