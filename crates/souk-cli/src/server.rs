@@ -139,7 +139,7 @@ pub async fn open_souk(
 
 /// The fraud model named by `risk.model`, checked (a damaged or hostile file stops the
 /// start rather than scoring with garbage), or none.
-fn risk_engine(config: &Config) -> anyhow::Result<souk_core::risk::Engine> {
+pub(crate) fn risk_engine(config: &Config) -> anyhow::Result<souk_core::risk::Engine> {
     let Some(path) = &config.risk_model else { return Ok(souk_core::risk::Engine::without_model()) };
     let bytes = std::fs::read(path).with_context(|| format!("risk.model: cannot read {}", path.display()))?;
     let engine = souk_core::risk::Engine::from_model_file(&bytes)

@@ -606,3 +606,85 @@ backend_tests! {
         assert_eq!((d[0].event_kind.as_str(), d[0].action.as_str(), d[0].review_state.as_deref()), ("payout_change", "review", Some("open")));
     }
 }
+
+/// Measures stored decisions (features from the shared event table, the default rules, the
+/// decision row, the event rows): p50 and p99 over 1,000 payment decisions, with 20,000
+/// events already stored. Run by hand; see BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_stored_decisions() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(app) = TestApp::builder(db).try_spawn().await else { continue };
+        let souk = app.state().souk();
+        let signals_for = |i: u32| {
+            let mut s = souk_core::risk::Signals::new(souk_core::risk::EventKind::Payment);
+            let octet = |n: u32| u8::try_from(n % 250).unwrap();
+            s.ip = Some(std::net::IpAddr::from([10, 0, octet(i / 250), octet(i)]));
+            s.card = Some(format!("card-{}", i % 3000));
+            s.email = Some(format!("buyer{}@example.com", i % 2000));
+            s.account = Some(souk_domain::ids::AccountId::new(souk.clock.now(), souk.entropy.as_ref()));
+            s.amount = Some(i64::from(1000 + i % 50_000));
+            s
+        };
+        let mut times = Vec::new();
+        for i in 0..11_000u32 {
+            let signals = signals_for(i);
+            let started = std::time::Instant::now();
+            let mut tx = souk.store.begin_write().await.unwrap();
+            let d = souk_core::risk::decide(souk, &mut tx, &signals, true).await.unwrap();
+            souk_core::risk::record_events(
+                souk,
+                &mut tx,
+                &d.keys,
+                &[("payment", 1000), ("payment_paid", 1000)],
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            if i >= 10_000 {
+                times.push(started.elapsed());
+            }
+        }
+        times.sort();
+        let p = |q: usize| times[times.len() * q / 100].as_secs_f64() * 1000.0;
+        eprintln!("{db:?}: stored decision p50 {:.2} ms, p99 {:.2} ms (n = {})", p(50), p(99), times.len());
+        app.stop().await;
+    }
+}
+
+/// `souk risk replay --decision ID` re-evaluates a stored decision from the database and
+/// says whether it came out the same; an unknown decision is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn souk_risk_replay_on_the_command_line() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let souk = app.state().souk();
+    let mut signals = souk_core::risk::Signals::new(souk_core::risk::EventKind::Login);
+    signals.ip = Some("192.0.2.9".parse().unwrap());
+    signals.email = Some("someone@mailinator.com".to_owned());
+    let mut tx = souk.store.begin_write().await.unwrap();
+    let d = souk_core::risk::decide(souk, &mut tx, &signals, false).await.unwrap();
+    tx.commit().await.unwrap();
+    let dir = app.stop_keeping_data().await;
+    let souk_cmd = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_souk"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("SOUK_TEST_DATABASE_URL")
+            .env("SOUK_LOG_LEVEL", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = souk_cmd(&["risk", "replay", "--decision", &d.id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("decision {} (login", d.id)) && out.contains("same answer"), "{out}");
+    assert!(out.contains("rule set version 1, model none"), "{out}");
+    let (code, _, err) = souk_cmd(&["risk", "replay", "--decision", "no-such-decision"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("decision not found"), "{err}");
+}
