@@ -131,6 +131,17 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
         panic!("not authorized")
     };
     assert_eq!(amount, eur(1999));
+    // A challenge the marketplace asks for (risk step-up) crosses the wire too.
+    let asked = AuthorizeCard {
+        token: card.token.clone(),
+        cvc: Some(SecretString::from("123")),
+        amount: eur(500),
+        idempotency_key: IdempotencyKey::new("pay-3ds").unwrap(),
+        reference: "checkout-3ds".into(),
+        require_challenge: true,
+    };
+    let challenged = vault.authorize(&ctx, asked).await.unwrap();
+    assert!(matches!(challenged, Outcome::ChallengeRequired { .. }), "{challenged:?}");
     let captured =
         vault.capture(&ctx, &payment, eur(1999), &IdempotencyKey::new("cap-1").unwrap()).await.unwrap();
     assert!(matches!(captured, Outcome::Captured { .. }));
