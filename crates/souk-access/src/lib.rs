@@ -75,6 +75,10 @@ pub enum Action {
     LedgerView,
     PayoutRun,
     WebhookManage,
+    /// Read risk rules, decisions and replays.
+    RiskRead,
+    /// Save risk rules and lists; decide held reviews.
+    RiskManage,
 }
 
 impl Action {
@@ -87,6 +91,7 @@ impl Action {
                 matches!(resource, Resource::Account(_))
             }
             Self::AuditRead | Self::AuditExport => matches!(resource, Resource::AuditLog),
+            Self::RiskRead | Self::RiskManage => matches!(resource, Resource::Risk),
             Self::ShopUpdate
             | Self::ShopManageStaff
             | Self::ShopVerify
@@ -109,7 +114,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::AccountView,
         Self::AccountUpdate,
         Self::StaffAssignRole,
@@ -136,6 +141,8 @@ impl Action {
         Self::LedgerView,
         Self::PayoutRun,
         Self::WebhookManage,
+        Self::RiskRead,
+        Self::RiskManage,
     ];
 
     #[must_use]
@@ -167,6 +174,8 @@ impl Action {
             Self::LedgerView => "ledger.view",
             Self::PayoutRun => "payout.run",
             Self::WebhookManage => "webhook.manage",
+            Self::RiskRead => "risk.read",
+            Self::RiskManage => "risk.manage",
         }
     }
 }
@@ -196,6 +205,8 @@ pub enum Resource<'a> {
     AuditLog,
     /// The platform's money as a whole (its balances, payout runs, ledger checks).
     Ledger,
+    /// The fraud engine: its rules, lists, decisions and reviews.
+    Risk,
     Shop(&'a ShopFacts),
     Listing {
         id: ListingId,
@@ -225,6 +236,7 @@ struct Types {
     order: EntityTypeName,
     audit_log: EntityTypeName,
     ledger: EntityTypeName,
+    risk: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -248,6 +260,7 @@ pub struct Access {
     roles: Vec<EntityUid>,
     audit_log: EntityUid,
     ledger: EntityUid,
+    risk: EntityUid,
     authorizer: Authorizer,
     types: Types,
 }
@@ -295,6 +308,7 @@ impl Access {
             order: type_name("Souk::Order")?,
             audit_log: type_name("Souk::AuditLog")?,
             ledger: type_name("Souk::Ledger")?,
+            risk: type_name("Souk::RiskEngine")?,
             action: type_name("Souk::Action")?,
         };
         let slices = Action::ALL
@@ -311,7 +325,8 @@ impl Access {
         let roles = StaffRole::ALL.iter().map(|r| Self::uid(&types.role, r.as_str())).collect();
         let audit_log = Self::uid(&types.audit_log, "log");
         let ledger = Self::uid(&types.ledger, "ledger");
-        Ok(Self { policies, slices, roles, audit_log, ledger, authorizer: Authorizer::new(), types })
+        let risk = Self::uid(&types.risk, "engine");
+        Ok(Self { policies, slices, roles, audit_log, ledger, risk, authorizer: Authorizer::new(), types })
     }
 
     fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -390,6 +405,7 @@ impl Access {
             Resource::Account(id) => self.account(*id),
             Resource::AuditLog => self.audit_log.clone(),
             Resource::Ledger => self.ledger.clone(),
+            Resource::Risk => self.risk.clone(),
             Resource::Shop(shop) => {
                 let (uid, entity) = self.shop_entity(shop)?;
                 entities.push(entity);

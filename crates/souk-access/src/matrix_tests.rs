@@ -132,6 +132,11 @@ fn access_control_matrix() {
         ("ledger: support does not see it", &w.support, Action::LedgerView, Resource::Ledger, false),
         ("ledger: support does not run payouts", &w.support, Action::PayoutRun, Resource::Ledger, false),
         ("ledger: sellers do not see it", &w.owner, Action::LedgerView, Resource::Ledger, false),
+        ("risk: trust & safety manages", &w.trust, Action::RiskManage, Resource::Risk, true),
+        ("risk: admin reads", &w.admin, Action::RiskRead, Resource::Risk, true),
+        ("risk: support cannot read", &w.support, Action::RiskRead, Resource::Risk, false),
+        ("risk: buyers cannot read", &w.buyer, Action::RiskRead, Resource::Risk, false),
+        ("risk: sellers cannot manage", &w.owner, Action::RiskManage, Resource::Risk, false),
         ("owner updates shop", &w.owner, Action::ShopUpdate, shop, true),
         ("manager updates shop", &w.manager, Action::ShopUpdate, shop, true),
         ("manager cannot manage staff", &w.manager, Action::ShopManageStaff, shop, false),
@@ -232,6 +237,7 @@ fn applies_to_agrees_with_the_schema() {
         Resource::Account(w.buyer.id),
         Resource::AuditLog,
         Resource::Ledger,
+        Resource::Risk,
         Resource::Shop(&w.shop),
         listing,
         order,
@@ -258,6 +264,7 @@ fn nothing_is_allowed_without_a_policy() {
         for what in [
             Resource::AuditLog,
             Resource::Ledger,
+            Resource::Risk,
             Resource::Shop(&w.shop),
             order,
             Resource::Account(w.buyer.id),
@@ -306,6 +313,11 @@ fn reference_decision(access: &Access, actor: &Actor, action: Action, resource: 
         }
         Resource::Ledger => {
             let u = uid("Souk::Ledger", "ledger");
+            entities.push(Entity::with_uid(u.clone()));
+            u
+        }
+        Resource::Risk => {
+            let u = uid("Souk::RiskEngine", "engine");
             entities.push(Entity::with_uid(u.clone()));
             u
         }
@@ -391,8 +403,15 @@ fn the_fast_path_decides_as_the_reference_does() {
         };
         let order = Resource::Order { id: "order-1", buyer: w.buyer.id, shop };
         let own_order = Resource::Order { id: "order-2", buyer: shop.owner, shop };
-        let mut kinds =
-            vec![Resource::AuditLog, Resource::Ledger, Resource::Shop(shop), listing, order, own_order];
+        let mut kinds = vec![
+            Resource::AuditLog,
+            Resource::Ledger,
+            Resource::Risk,
+            Resource::Shop(shop),
+            listing,
+            order,
+            own_order,
+        ];
         kinds.extend(actors.iter().map(|a| Resource::Account(a.id)));
         for who in actors.iter().copied().chain([&all_roles]) {
             for action in Action::ALL {

@@ -302,6 +302,11 @@ pub const OPTIONS: &[Opt] = &[
         r#""""#,
         "A PEM file of certificate authorities trusted for webhook destinations besides the public web PKI (a private CA); empty for none.",
     ),
+    opt(
+        "risk.model",
+        r#""""#,
+        "A fraud model file (from `souk risk train`) that scores every risk decision; empty: rules only, and rules on :risk_score: never match.",
+    ),
 ];
 
 /// The environment variable of a key: `server.https_addr` → `SOUK_SERVER_HTTPS_ADDR`.
@@ -363,6 +368,7 @@ struct Raw {
     market: RawMarket,
     payments: RawPayments,
     webhooks: RawWebhooks,
+    risk: RawRisk,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +380,12 @@ struct RawWebhooks {
     first_retry_secs: u64,
     poll_interval_ms: u64,
     extra_roots_file: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRisk {
+    model: String,
 }
 
 #[derive(Deserialize)]
@@ -584,6 +596,8 @@ pub struct Config {
     pub identity: souk_core::identity::IdentityConfig,
     pub payments: PaymentsConfig,
     pub webhooks: souk_core::webhooks::WebhookConfig,
+    /// The fraud model file loaded at start, if any.
+    pub risk_model: Option<PathBuf>,
 }
 
 impl Config {
@@ -1039,11 +1053,16 @@ fn validate(raw: Raw, sources: &Sources) -> Result<Config, ConfigError> {
             sources,
         )?),
     };
+    let risk_model = match raw.risk.model.trim() {
+        "" => None,
+        path => Some(PathBuf::from(path)),
+    };
     let webhooks = webhooks_config(&raw.webhooks, sources)?;
     Ok(Config {
         market,
         payments,
         webhooks,
+        risk_model,
         smtp_url,
         mail_from: raw.mail.from,
         identity,

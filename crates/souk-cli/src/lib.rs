@@ -62,7 +62,7 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
-    /// The risk model: train one from a labelled CSV, evaluate one.
+    /// The risk model: train one from a labelled CSV, evaluate one; replay a stored decision.
     Risk {
         #[command(subcommand)]
         action: RiskAction,
@@ -96,6 +96,12 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RiskAction {
+    /// Re-evaluates a stored decision from its feature vector, with the rule-set version and
+    /// the model (`risk.model`) it was taken with; exits 1 if the answer differs.
+    Replay {
+        #[arg(long, value_name = "ID")]
+        decision: String,
+    },
     /// Train a model on a numeric CSV with a header: one label column (0/1), an optional
     /// time column (rows are ordered by it; the latest 20 % validate), every other column a
     /// feature unless dropped.
@@ -269,7 +275,7 @@ pub fn run() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         // Offline work on files: no configuration or database needed.
-        Command::Risk { action } => return risk(action),
+        Command::Risk { action } if !matches!(action, RiskAction::Replay { .. }) => return risk(action),
         // The vault reads its own configuration, never the marketplace's.
         Command::Vault { action } => return vault_admin::run(action),
         // A client of a running server: no configuration of its own.
@@ -281,6 +287,7 @@ pub fn run() -> ExitCode {
         | Command::Audit { .. }
         | Command::Ledger { .. }
         | Command::Admin { .. }
+        | Command::Risk { .. }
         | Command::Config { action: ConfigAction::Check } => {}
     }
     let mut flags = Vec::new();
@@ -332,6 +339,7 @@ pub fn run() -> ExitCode {
             Command::Audit { action } => audit(&config, action).await,
             Command::Ledger { action } => ledger(&config, action).await,
             Command::Admin { action } => admin(&config, action, &operator).await,
+            Command::Risk { action: RiskAction::Replay { decision } } => replay(&config, &decision).await,
             Command::Config { .. }
             | Command::Openapi
             | Command::Risk { .. }
@@ -393,6 +401,10 @@ fn risk(action: RiskAction) -> ExitCode {
             risk_admin::train_model(&risk_admin::TrainArgs { csv, label, time, drop, out, trees, seed })
         }
         RiskAction::Evaluate { csv, label, model } => risk_admin::evaluate_model(&csv, &label, &model),
+        // Dispatched with the configuration (it reads the database), never here.
+        RiskAction::Replay { .. } => {
+            Err(anyhow::anyhow!("replay reads the database: run it with the configuration"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -401,6 +413,15 @@ fn risk(action: RiskAction) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn replay(config: &Config, decision: &str) -> anyhow::Result<()> {
+    let souk = server::open_souk(config, Arc::new(SystemClock), Arc::new(OsEntropy::new()))
+        .await?
+        .with_risk_engine(server::risk_engine(config)?);
+    let result = risk_admin::replay(&souk, decision).await;
+    souk.store.close().await;
+    result
 }
 
 async fn keys(config: &Config, action: KeysAction, operator: &str) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! `souk risk train|evaluate`: learn a risk model from a labelled numeric CSV (an operator's
-//! history from another platform, or the marketplace's own export) and measure a model on one.
+//! `souk risk train|evaluate|replay`: learn a risk model from a labelled numeric CSV (an
+//! operator's history from another platform, or the marketplace's own export), measure a
+//! model on one, and replay a stored decision against the database.
 
 use std::path::{Path, PathBuf};
 
@@ -81,4 +82,36 @@ pub fn evaluate_model(csv: &Path, label: &str, model_path: &Path) -> anyhow::Res
     let data = load(csv, label, None, Columns::Only(model.features()))?;
     print_metrics(&format!("{}", csv.display()), &evaluate(&scores(&model, &data), &data.labels));
     Ok(())
+}
+
+/// `souk risk replay --decision ID`: the stored decision, what replaying it gave, and an
+/// error (exit 1) if they differ.
+pub async fn replay(souk: &souk_core::Souk, id: &str) -> anyhow::Result<()> {
+    let mut conn = souk.store.conn().await?;
+    let r = souk_core::risk::replay::replay_unchecked(souk, &mut conn, id).await?;
+    drop(conn);
+    let score = |s: Option<u8>| s.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let d = &r.decision;
+    println!("decision {} ({} at {})", d.id, d.event_kind, d.created_at.to_rfc3339());
+    println!("  rule set version {}, model {}", d.rule_set_version, d.model_sha.as_deref().unwrap_or("none"));
+    println!(
+        "  stored:   {} score {} rules {:?} shadow {:?}",
+        d.action,
+        score(d.score),
+        d.matched,
+        d.shadow_matched
+    );
+    println!(
+        "  replayed: {} score {} rules {:?} shadow {:?}",
+        r.action,
+        score(r.score),
+        r.matched,
+        r.shadow_matched
+    );
+    if r.same {
+        println!("same answer");
+        Ok(())
+    } else {
+        anyhow::bail!("the replay gave another answer than the stored decision")
+    }
 }

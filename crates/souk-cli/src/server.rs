@@ -133,9 +133,21 @@ pub async fn open_souk(
         .with_market(config.market.clone())
         .with_vault(vault)
         .with_webhooks(config.webhooks.clone())
-        .context("cannot set up webhook delivery")?;
+        .context("cannot set up webhook delivery")?
+        .with_risk_engine(risk_engine(config)?);
     souk_core::payments::vault::spawn_audit_writer(souk.clone(), audit_rx);
     Ok(souk)
+}
+
+/// The fraud model named by `risk.model`, checked (a damaged or hostile file stops the
+/// start rather than scoring with garbage), or none.
+pub(crate) fn risk_engine(config: &Config) -> anyhow::Result<souk_core::risk::Engine> {
+    let Some(path) = &config.risk_model else { return Ok(souk_core::risk::Engine::without_model()) };
+    let bytes = std::fs::read(path).with_context(|| format!("risk.model: cannot read {}", path.display()))?;
+    let engine = souk_core::risk::Engine::from_model_file(&bytes)
+        .map_err(|e| anyhow::anyhow!("risk.model: {} is not a usable model: {e}", path.display()))?;
+    tracing::info!(model = %path.display(), sha256 = engine.model_sha.as_deref().unwrap_or(""), "fraud model loaded");
+    Ok(engine)
 }
 
 /// Opens the card vault in this process: its own database (a file of its own on SQLite, its
@@ -428,6 +440,9 @@ async fn upkeep(state: AppState, checkpoint_interval: Duration) {
         state.souk().identity.gate.forget_idle();
         if let Err(e) = souk_core::idempotency::purge(state.souk()).await {
             tracing::warn!(error = %e, "could not purge idempotency keys");
+        }
+        if let Err(e) = souk_core::risk::decide::prune(state.souk()).await {
+            tracing::warn!(error = %e, "could not prune risk velocity events");
         }
     }
 }

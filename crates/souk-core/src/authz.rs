@@ -24,6 +24,8 @@ const SENSITIVE: &[Action] = &[
     Action::OrderRefund,
     Action::ListingTakedown,
     Action::PayoutRun,
+    Action::RiskRead,
+    Action::RiskManage,
 ];
 
 fn decision_event(
@@ -50,6 +52,7 @@ fn target_of(resource: &Resource<'_>) -> (&'static str, String) {
         Resource::Account(id) => ("account", id.to_string()),
         Resource::AuditLog => ("audit_log", String::new()),
         Resource::Ledger => ("ledger", String::new()),
+        Resource::Risk => ("risk", String::new()),
         Resource::Shop(s) => ("shop", s.id.to_string()),
         Resource::Listing { id, .. } => ("listing", id.to_string()),
         Resource::Order { id, .. } => ("order", (*id).to_owned()),

@@ -11,6 +11,10 @@ pub enum CoreError {
     /// The request was understood but a value in it is not acceptable.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A risk rule does not parse or type-check: `line` is its 1-based position in the rule
+    /// set, `column` the 1-based column in its text (0: the rule as a whole).
+    #[error("rule {line}, column {column}: {message}")]
+    InvalidRule { line: usize, column: usize, message: String },
     /// The credentials were not accepted (one answer for every reason, so it tells an
     /// attacker nothing about which part was wrong or whether the account exists).
     #[error("sign-in failed")]

@@ -50,6 +50,7 @@ pub struct KeyService {
     email_index: BlindIndexKey,
     login_throttle: BlindIndexKey,
     registration_index: BlindIndexKey,
+    risk_index: BlindIndexKey,
     identity_root: KeyBytes,
     signer: Signer,
 }
@@ -116,6 +117,7 @@ impl KeyService {
             email_index: BlindIndexKey::derive(&blind_root, "accounts", "email"),
             login_throttle: BlindIndexKey::derive(&blind_root, "login_throttle", "email"),
             registration_index: BlindIndexKey::derive(&blind_root, "shop_verifications", "registration"),
+            risk_index: BlindIndexKey::derive(&blind_root, "risk_events", "key"),
             identity_root,
             signer: Signer::from_seed(signing_seed.expose(), 1).map_err(internal)?,
         })
@@ -246,6 +248,29 @@ impl KeyService {
     #[must_use]
     pub fn login_throttle_key(&self, email: &str) -> Vec<u8> {
         self.login_throttle.index(blind_index::normalize_email(email).as_bytes(), 128)
+    }
+
+    /// The key a risk velocity counter or list entry is kept under: a full-length keyed hash
+    /// of `kind` and the raw value (an IP, a device, an address), in hex. Full length, unlike
+    /// the truncated blind indexes, so two values never share a counter.
+    #[must_use]
+    pub fn risk_key(&self, kind: &str, raw: &[u8]) -> String {
+        let mut input = Vec::with_capacity(kind.len() + 1 + raw.len());
+        input.extend_from_slice(kind.as_bytes());
+        input.push(0);
+        input.extend_from_slice(raw);
+        self.risk_index.index(&input, 128).iter().fold(String::with_capacity(32), |mut out, b| {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+    }
+
+    /// The risk key of an email address (normalized first): what `:email:` holds and what
+    /// the email lists keep.
+    #[must_use]
+    pub fn risk_email(&self, email: &str) -> String {
+        self.risk_key("email", blind_index::normalize_email(email).as_bytes())
     }
 
     /// A key of identity's for one purpose (`csrf`, `recovery-codes`, `password-pepper`).

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod mail;
 pub mod market;
 pub mod payments;
+pub mod risk;
 pub mod staff;
 pub mod webhooks;
 
@@ -53,6 +54,8 @@ pub struct Souk {
     pub bank: Arc<dyn payments::payouts::Bank>,
     /// Outbound webhooks: the settings and the client that delivers them.
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The fraud model decisions are scored with (none: `:risk_score:` is absent).
+    pub risk_engine: Arc<risk::Engine>,
 }
 
 impl Souk {
@@ -82,6 +85,7 @@ impl Souk {
             vault: Arc::new(payments::vault::NoVault),
             bank: Arc::new(payments::payouts::SimulatedBank::default()),
             webhooks: Arc::new(webhooks::Webhooks::new(webhooks::WebhookConfig::default())?),
+            risk_engine: Arc::new(risk::Engine::without_model()),
         })
     }
 
@@ -103,6 +107,13 @@ impl Souk {
     pub fn with_webhooks(mut self, config: webhooks::WebhookConfig) -> Result<Self, CoreError> {
         self.webhooks = Arc::new(webhooks::Webhooks::new(config)?);
         Ok(self)
+    }
+
+    /// Scores risk decisions with `engine`'s model.
+    #[must_use]
+    pub fn with_risk_engine(mut self, engine: risk::Engine) -> Self {
+        self.risk_engine = Arc::new(engine);
+        self
     }
 
     /// Replaces the default marketplace settings.

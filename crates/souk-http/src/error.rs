@@ -21,6 +21,9 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Seconds the client should wait before retrying, sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// Where in the submitted text the problem is (`line`, `column`, both 1-based), sent as
+    /// extension members: a risk rule that does not type-check.
+    pub position: Option<(usize, usize)>,
 }
 
 /// Every problem code the server emits, with its status and title. The API docs page lists
@@ -51,6 +54,7 @@ pub const PROBLEMS: &[(&str, u16, &str)] = &[
     ("unprocessable", 422, "The request could not be processed"),
     ("amount_refused", 422, "The balances do not allow this amount"),
     ("destination_refused", 422, "This destination may not be called"),
+    ("invalid_rule", 422, "A risk rule does not parse or type-check"),
     ("rate_limited", 429, "Too many requests"),
     ("too_many_attempts", 429, "Too many attempts; wait before trying again"),
     ("headers_too_large", 431, "The request headers are too large"),
@@ -74,6 +78,7 @@ impl Problem {
             title,
             detail: None,
             retry_after: None,
+            position: None,
         }
     }
 
@@ -135,6 +140,11 @@ impl From<CoreError> for Problem {
             CoreError::NotFound(what) => Self::of("not_found").with_detail(format!("No such {what}.")),
             CoreError::Invalid { field, reason } => {
                 Self::of("invalid_parameter").with_detail(format!("{field}: {reason}"))
+            }
+            CoreError::InvalidRule { line, column, message } => {
+                let mut p = Self::of("invalid_rule").with_detail(format!("rule {line}, column {column}: {message}"));
+                p.position = Some((line, column));
+                p
             }
             CoreError::Unavailable => Self::of("unavailable").retry_after(5),
             CoreError::Unauthenticated => Self::of("invalid_credentials")

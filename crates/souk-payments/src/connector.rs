@@ -198,6 +198,9 @@ pub struct AuthorizeRequest<'a> {
     pub idempotency_key: &'a IdempotencyKey,
     /// The marketplace's reference (an order or checkout id), shown on the processor's side.
     pub reference: &'a str,
+    /// The merchant asks the issuer for 3-D Secure whatever the card's own policy (the
+    /// marketplace's risk step answered step-up).
+    pub require_challenge: bool,
 }
 
 /// A payment processor, as Souk uses it.

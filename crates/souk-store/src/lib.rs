@@ -21,6 +21,7 @@ pub mod listings;
 pub mod messages;
 pub mod orders;
 pub mod reviews;
+pub mod risk;
 pub mod shops;
 mod sql;
 pub mod webhooks;

@@ -70,6 +70,8 @@ pub struct AuthorizeCard {
     pub idempotency_key: IdempotencyKey,
     /// The marketplace's reference (a checkout or order id).
     pub reference: String,
+    /// Ask the issuer for 3-D Secure whatever the card's own policy (risk step-up).
+    pub require_challenge: bool,
 }
 
 /// The vault, as the marketplace sees it.

@@ -214,6 +214,7 @@ impl VaultClient for RemoteVault {
                 "amount": request.amount,
                 "idempotency_key": request.idempotency_key.as_str(),
                 "reference": request.reference,
+                "require_challenge": request.require_challenge,
             });
             drop(request);
             self.outcome(VaultOperation::Authorize, body).await

@@ -134,11 +134,23 @@ async fn the_remote_vault_answers_like_the_in_process_one() {
         amount: eur(1999),
         idempotency_key: k.clone(),
         reference: "checkout-1".into(),
+        require_challenge: false,
     };
     let Outcome::Authorized { payment, amount } = vault.authorize(&ctx, request).await.unwrap() else {
         panic!("not authorized")
     };
     assert_eq!(amount, eur(1999));
+    // A challenge the marketplace asks for (risk step-up) crosses the wire too.
+    let asked = AuthorizeCard {
+        token: card.token.clone(),
+        cvc: Some(SecretString::from("123")),
+        amount: eur(500),
+        idempotency_key: IdempotencyKey::new("pay-3ds").unwrap(),
+        reference: "checkout-3ds".into(),
+        require_challenge: true,
+    };
+    let challenged = vault.authorize(&ctx, asked).await.unwrap();
+    assert!(matches!(challenged, Outcome::ChallengeRequired { .. }), "{challenged:?}");
     let captured =
         vault.capture(&ctx, &payment, eur(1999), &IdempotencyKey::new("cap-1").unwrap()).await.unwrap();
     assert!(matches!(captured, Outcome::Captured { .. }));
@@ -277,6 +289,7 @@ async fn a_payment_call_without_an_answer_is_an_unknown_outcome_that_status_reso
         amount: eur(700),
         idempotency_key: k.clone(),
         reference: "checkout-slow".into(),
+        require_challenge: false,
     };
     let r = impatient.authorize(&ctx, request).await;
     assert!(matches!(r, Err(VaultError::Connector(ConnectorError::Timeout))), "{r:?}");

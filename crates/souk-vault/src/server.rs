@@ -471,6 +471,7 @@ async fn dispatch(
                 amount: b.amount,
                 idempotency_key: key(&b.idempotency_key)?,
                 reference: b.reference,
+                require_challenge: b.require_challenge,
             };
             answer(vault.authorize(&ctx, request).await.map(WireOutcome::from))
         }

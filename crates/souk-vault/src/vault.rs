@@ -448,6 +448,7 @@ impl InProcessVault {
             amount: request.amount,
             idempotency_key: &request.idempotency_key,
             reference: &request.reference,
+            require_challenge: request.require_challenge,
         });
         let result = bounded(self.connector_timeout, call).await;
         // The card number and security code are wiped here, whatever the outcome.

@@ -64,6 +64,8 @@ pub(crate) struct AuthorizeBody {
     pub amount: Money,
     pub idempotency_key: String,
     pub reference: String,
+    #[serde(default)]
+    pub require_challenge: bool,
 }
 
 /// `complete_challenge`.

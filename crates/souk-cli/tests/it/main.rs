@@ -25,6 +25,7 @@ mod passkeys;
 mod payments;
 mod probes;
 mod rate_limit;
+mod risk;
 mod risk_cli;
 mod seller_browser;
 mod seller_pages;

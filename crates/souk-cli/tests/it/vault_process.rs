@@ -212,6 +212,7 @@ async fn exercise(dir: &Path, database: Option<(&str, &str)>) {
                 amount: eur(4200),
                 idempotency_key: IdempotencyKey::new("order-1").unwrap(),
                 reference: "order-1".into(),
+                require_challenge: false,
             },
         )
         .await

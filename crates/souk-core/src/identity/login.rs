@@ -158,7 +158,13 @@ pub async fn login(
         let mut conn = souk.store.conn().await?;
         store::rehash_password(&mut conn, account.id, fresh.as_str()).await?;
     }
-    accept(souk, account, &key, staff_key.as_deref(), stored.must_change, client, now).await
+    let accepted =
+        accept(souk, account, email, &key, staff_key.as_deref(), stored.must_change, client, now).await;
+    if matches!(accepted, Err(CoreError::Unauthenticated)) {
+        // Refused by the risk step: answered as late as a wrong password is.
+        super::pad(started).await;
+    }
+    accepted
 }
 
 /// A refused sign-in's facts.
@@ -183,6 +189,13 @@ async fn refuse(
         let s = throttle_of(&store::throttle(tx.conn(), k).await?);
         store::put_throttle(tx.conn(), k, &row_of(&ThrottlePolicy::STAFF.record_failure(s, now))).await?;
     }
+    // Failed sign-ins feed the risk counters (per IP, network, device and account).
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::Login);
+    signals.account = r.account.map(|a| a.id);
+    signals.ip = client.ip;
+    signals.device = client.device.as_ref().map(|d| d.key().0.to_vec());
+    let keys = crate::risk::signals::Keys::of(souk, &signals);
+    crate::risk::record_events(souk, tx.conn(), &keys, &[("login_failed", 0)]).await?;
     let (actor, target) = match r.account {
         Some(a) => (account_actor(a, client), a.id.to_string()),
         None => (anonymous(), String::new()),
@@ -202,9 +215,11 @@ async fn refuse(
 
 /// The password was right: clears the throttles, then either asks for the second factor or
 /// issues the session.
+#[allow(clippy::too_many_arguments, reason = "the facts of one sign-in, passed once")]
 async fn accept(
     souk: &Souk,
     account: &AccountAuth,
+    email: &str,
     key: &[u8],
     staff_key: Option<&[u8]>,
     must_change_password: bool,
@@ -219,6 +234,31 @@ async fn accept(
     let totp = factors::totp(tx.conn(), account.id).await?.is_some_and(|t| t.confirmed_at.is_some());
     let passkey = !factors::passkeys_of(tx.conn(), account.id).await?.is_empty();
     let recovery_codes = !factors::unused_recovery_codes(tx.conn(), account.id).await?.is_empty();
+    // The risk step: block refuses as a wrong password does; step_up requires the second
+    // factor, so an account without one is refused too (it can sign in by email link).
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::Login);
+    signals.email = Some(email.to_owned());
+    let signals = crate::risk::facts::of_account(souk, tx.conn(), account.id, client, signals).await?;
+    let risk = crate::risk::decide(souk, tx.conn(), &signals, false).await?;
+    crate::risk::record_events(souk, tx.conn(), &risk.keys, &[("login", 0)]).await?;
+    let refused = match risk.action {
+        souk_risk::Action::Block => true,
+        souk_risk::Action::StepUp => !(totp || passkey),
+        souk_risk::Action::Allow | souk_risk::Action::Review => false,
+    };
+    if refused {
+        tx.record(&[event(
+            account_actor(account, client),
+            "login.risk",
+            account.id.to_string(),
+            Outcome::Denied,
+            client,
+            serde_json::json!({ "risk_decision": risk.id, "action": risk.action.as_str() }),
+        )])
+        .await?;
+        tx.commit().await?;
+        return Err(CoreError::Unauthenticated);
+    }
     if totp || passkey {
         let pending = SessionToken::generate(souk.entropy.as_ref());
         let expires = Timestamp::from_micros(now.as_micros() + PENDING_TTL_SECS * 1_000_000);

@@ -84,6 +84,26 @@ pub async fn sign_up(souk: &Souk, req: SignUp, client: &Client) -> Result<(), Co
     result
 }
 
+/// The rest of a new account, in its transaction: the anti-phishing phrase, and the risk
+/// step's decision on the sign-up (counted per IP, network and email domain).
+async fn finish_account(
+    souk: &Souk,
+    conn: &mut sqlx::AnyConnection,
+    id: AccountId,
+    email: &str,
+    phrase: Option<&str>,
+    client: &Client,
+) -> Result<(), CoreError> {
+    if let Some(p) = phrase {
+        set_phrase_in(souk, conn, id, p).await?;
+    }
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::Signup);
+    signals.email = Some(email.to_owned());
+    let signals = crate::risk::facts::of_account(souk, conn, id, client, signals).await?;
+    crate::risk::observe(souk, conn, &signals, false, &[("signup", 0)]).await?;
+    Ok(())
+}
+
 async fn sign_up_inner(souk: &Souk, req: SignUp, client: &Client) -> Result<(), CoreError> {
     let email = valid_email(&req.email)?;
     let name = clean_text("name", &req.name, MAX_NAME, true)?;
@@ -147,9 +167,7 @@ async fn sign_up_inner(souk: &Souk, req: SignUp, client: &Client) -> Result<(), 
     if let Some(hash) = &hash {
         store::set_password(tx.conn(), id, hash.as_str(), now).await?;
     }
-    if let Some(p) = &phrase {
-        set_phrase_in(souk, tx.conn(), id, p).await?;
-    }
+    finish_account(souk, tx.conn(), id, &email, phrase.as_deref(), client).await?;
     let token =
         issue_token(souk, tx.conn(), id, "verify_email", souk.identity.config.verify_link_ttl).await?;
     tx.record(&[Event {

@@ -149,6 +149,34 @@ fn variant_rows(souk: &Souk, listing: ListingId, draft: &ListingDraft) -> Vec<Va
 }
 
 /// Creates a listing in the shop (owner and managers).
+/// The risk step's view of a new listing (decided and counted in its transaction): many
+/// high-value listings from a new or unverified shop is a classic fraud pattern.
+async fn observe_listing(
+    souk: &Souk,
+    conn: &mut sqlx::AnyConnection,
+    principal: &Principal,
+    client: &Client,
+    id: ListingId,
+    status: ShopStatus,
+    price_minor: i64,
+) -> Result<(), CoreError> {
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::Listing);
+    signals.subject = Some(id.to_string());
+    signals.amount = Some(price_minor);
+    signals.email = crate::risk::facts::email_of(souk, principal.account).await?;
+    signals.facts.push(("shop_verified", souk_risk::Value::Bool(status == ShopStatus::Verified)));
+    let signals = crate::risk::facts::of_account(souk, conn, principal.account, client, signals).await?;
+    let mut events = vec![("listing", price_minor)];
+    if price_minor >= HIGH_VALUE_LISTING_MINOR {
+        events.push(("listing_high_value", price_minor));
+    }
+    crate::risk::observe(souk, conn, &signals, false, &events).await?;
+    Ok(())
+}
+
+/// A listing priced at this or more (minor units) counts as high-value for risk.
+pub const HIGH_VALUE_LISTING_MINOR: i64 = 100_000;
+
 pub async fn create(
     souk: &Souk,
     principal: &Principal,
@@ -191,6 +219,7 @@ pub async fn create(
         }
         other => other?,
     }
+    observe_listing(souk, tx.conn(), principal, client, id, status, from.minor).await?;
     tx.record(&[event(
         principal,
         client,

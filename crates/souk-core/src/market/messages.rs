@@ -238,6 +238,10 @@ async fn send_in(
         },
     )
     .await?;
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::Message);
+    signals.subject = Some(c.id.clone());
+    let signals = crate::risk::facts::of_account(souk, tx.conn(), principal.account, client, signals).await?;
+    crate::risk::observe(souk, tx.conn(), &signals, false, &[("message", 0)]).await?;
     // Flagged messages are a trust signal: recorded (codes only, never the text).
     let codes: Vec<&str> = scanned.flags.iter().map(Flag::code).collect();
     tx.record(&[Event {

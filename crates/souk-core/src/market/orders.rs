@@ -209,6 +209,17 @@ async fn record_shipping(
     Ok(())
 }
 
+/// The transition asked for, unless it ships an order the risk step held for review (it is
+/// not shipped until an analyst approved it).
+async fn unless_held_for_review(
+    conn: &mut sqlx::AnyConnection,
+    checkout: &str,
+    t: Transition,
+) -> Result<Transition, CoreError> {
+    crate::risk::reviews::refuse_shipping_if_held(conn, checkout, t == Transition::Ship).await?;
+    Ok(t)
+}
+
 /// Changes an order's status on behalf of its buyer or its shop.
 pub async fn act(
     souk: &Souk,
@@ -239,7 +250,7 @@ pub async fn act(
     let actor = part_in(souk, principal, client, &order, &shop).await?;
     let now = souk.clock.now();
     let mut tx = AuditedTx::begin_write(souk).await?;
-    let transition = request.transition();
+    let transition = unless_held_for_review(tx.conn(), &order.checkout, request.transition()).await?;
     let from = status_of(&order)?;
     let to = from.apply(transition, actor).map_err(refusal)?;
     let changed = if transition == Transition::Cancel {
@@ -339,6 +350,12 @@ pub async fn advance_due(souk: &Souk) -> Result<(usize, usize), CoreError> {
         for order in due {
             let Ok(to) = status.apply(transition, OrderActor::System) else { continue };
             let mut tx = AuditedTx::begin_write(souk).await?;
+            // Escrow held by a risk review is not released until an analyst decides.
+            if transition == Transition::Complete
+                && crate::risk::reviews::held(tx.conn(), &order.checkout).await?
+            {
+                continue;
+            }
             let event = OrderEvent {
                 from: status.as_str().to_owned(),
                 to: to.as_str().to_owned(),

@@ -13,7 +13,7 @@ use souk_store::orders::{self as store, CheckoutRow};
 use souk_vault::{AuthorizeCard, CallContext, CardToken, VaultError};
 
 use super::currency_of;
-use crate::identity::Principal;
+use crate::identity::{Client, Principal};
 use crate::market::cart::require_shopper;
 use crate::market::checkout::record_payment_as;
 use crate::market::steps::PaymentState;
@@ -92,9 +92,12 @@ fn ctx(principal: Option<&Principal>) -> CallContext {
 }
 
 /// Pays `checkout_id` with the card behind `card_token`. Only the checkout's buyer may.
+/// The risk step decides first: block fails the checkout as a decline does (nothing is
+/// charged), step_up asks the issuer for 3-D Secure, review charges but holds the orders.
 pub async fn pay_checkout(
     souk: &Souk,
     principal: &Principal,
+    client: &Client,
     checkout_id: &str,
     card_token: &str,
 ) -> Result<PaymentResult, CoreError> {
@@ -111,6 +114,16 @@ pub async fn pay_checkout(
     let mut conn = souk.store.conn().await?;
     let attempt = souk_store::finance::payment_attempt(&mut conn, &checkout.id).await?;
     drop(conn);
+    let card = souk.vault.card(&ctx(Some(principal)), &token).await.map_err(vault_error)?;
+    let risk = crate::risk::payment::assess(souk, principal, client, &checkout, &card).await?;
+    if risk.action == souk_risk::Action::Block {
+        // The buyer is told what a decline tells them; the rules that matched are for staff.
+        let detail = serde_json::json!({ "declined": "risk", "risk_decision": risk.id });
+        let actor = principal.actor(client.ip);
+        record_payment_as(souk, &checkout.id, PaymentState::Failed, actor, detail).await?;
+        crate::risk::payment::record_outcome(souk, &risk, &PaymentResult::Declined, amount.minor).await?;
+        return Ok(PaymentResult::Declined);
+    }
     let outcome = souk
         .vault
         .authorize(
@@ -121,6 +134,8 @@ pub async fn pay_checkout(
                 amount,
                 idempotency_key: authorize_key(&checkout.id, attempt)?,
                 reference: checkout.id.clone(),
+                // The risk step's step-up: the issuer authenticates the buyer (3-D Secure).
+                require_challenge: risk.action == souk_risk::Action::StepUp,
             },
         )
         .await;
@@ -133,7 +148,9 @@ pub async fn pay_checkout(
         ));
     }
     let result = conclude(souk, Some(principal), &checkout, amount, outcome).await;
-    unknown_if_pending(souk, &checkout.id, result).await
+    let result = unknown_if_pending(souk, &checkout.id, result).await?;
+    crate::risk::payment::record_outcome(souk, &risk, &result, amount.minor).await?;
+    Ok(result)
 }
 
 /// A payment whose answer timed out is marked, so the reconciliation task asks the vault

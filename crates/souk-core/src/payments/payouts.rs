@@ -34,6 +34,10 @@ pub const NEW_SHOP_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_
 /// cannot redirect the next payout at once; the owner is mailed about the change).
 pub const BANK_CHANGE_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_hours(7 * 24);
 
+/// A bank-account change the risk step sent to review or blocked holds payouts this long
+/// (the first account too), time for trust & safety to look.
+pub const RISK_PAYOUT_HOLD: std::time::Duration = std::time::Duration::from_hours(30 * 24);
+
 /// A payout the bank has not answered for within this long is taken as never received by
 /// reconciliation (the bank does not know its key), and its amount is payable again. A
 /// younger one may belong to a batch still running: it is left for the next round.
@@ -145,8 +149,16 @@ pub async fn set_bank_account(
         .await?;
     // A replacement always holds payouts. So does a first account set while the shop is
     // owed money: an intruder who adds the first account of a shop with sales would
-    // otherwise be paid by the next batch, before the owner reads the mail about it.
-    let hold = if before.is_some() {
+    // otherwise be paid by the next batch, before the owner reads the mail about it. The
+    // risk step: a change it sends to review (or blocks) holds payouts for longer.
+    let mut signals = crate::risk::Signals::new(crate::risk::EventKind::PayoutChange);
+    signals.subject = Some(shop_key.clone());
+    let signals = crate::risk::facts::of_account(souk, tx.conn(), principal.account, client, signals).await?;
+    let risk = crate::risk::observe(souk, tx.conn(), &signals, true, &[("payout_change", 0)]).await?;
+    let risky = matches!(risk.action, souk_risk::Action::Review | souk_risk::Action::Block);
+    let hold = if risky {
+        RISK_PAYOUT_HOLD
+    } else if before.is_some() {
         BANK_CHANGE_PAYOUT_HOLD
     } else if store::balance(tx.conn(), &Account::seller_payable(shop), souk.market.currency).await?.minor > 0
     {

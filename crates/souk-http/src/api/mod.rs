@@ -11,6 +11,7 @@ mod health;
 mod listings;
 mod messages;
 mod orders;
+mod risk;
 pub(crate) mod shops;
 mod staff;
 mod webhooks;
@@ -73,6 +74,11 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The API routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
+    money_and_risk(marketplace())
+}
+
+/// Identity, catalog, shops, listings, orders and messages.
+fn marketplace() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(catalog::list_listings))
         .routes(routes!(catalog::get_listing))
@@ -157,6 +163,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::reply))
         .routes(routes!(messages::remove_review))
         .routes(routes!(messages::shop_reviews))
+}
+
+/// Money (refunds, balances, payouts), webhooks and the risk engine's staff routes.
+fn money_and_risk(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
         .routes(routes!(finance::refund_order, finance::list_refunds))
         .routes(routes!(finance::shop_balance))
         .routes(routes!(finance::shop_payouts))
@@ -172,6 +183,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::rotate_webhook_secret))
         .routes(routes!(webhooks::list_webhook_deliveries))
         .routes(routes!(webhooks::redeliver_webhook))
+        .routes(routes!(risk::read_rules, risk::save_rules))
+        .routes(routes!(risk::view_decision))
+        .routes(routes!(risk::replay_decision))
+        .routes(routes!(risk::decide_review))
 }
 
 /// The OpenAPI document, serialized once at start-up.

@@ -472,6 +472,7 @@ fn payment_dto(r: &souk_core::payments::PaymentResult) -> PaymentDto {
 )]
 pub async fn pay_checkout(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Session(s): Session,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -501,7 +502,7 @@ pub async fn pay_checkout(
         }
         Begun::InProgress => return Err(Problem::of("idempotency_in_progress").retry_after(1)),
     }
-    match souk_core::payments::pay_checkout(souk, &s.principal, &id, &req.card_token).await {
+    match souk_core::payments::pay_checkout(souk, &s.principal, &client, &id, &req.card_token).await {
         Ok(result) => {
             let body = serde_json::to_vec(&payment_dto(&result)).map_err(|_| Problem::of("internal"))?;
             idempotency::complete(souk, &scope, &key, 200, &body).await?;

@@ -55,6 +55,10 @@ pub(crate) async fn render(req: Request, next: Next) -> Response {
         if let (Some(detail), Some(obj)) = (&problem.detail, doc.as_object_mut()) {
             obj.insert("detail".into(), detail.clone().into());
         }
+        if let (Some((line, column)), Some(obj)) = (problem.position, doc.as_object_mut()) {
+            obj.insert("line".into(), line.into());
+            obj.insert("column".into(), column.into());
+        }
         ("application/problem+json", doc.to_string().into_bytes())
     } else {
         ("text/html; charset=utf-8", crate::web::error_page(&problem, request_id).into_bytes())

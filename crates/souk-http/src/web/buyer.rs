@@ -620,10 +620,11 @@ async fn payment_answer(
 /// `POST /checkout/{id}/pay`: pays with the token the vault gave the card form.
 pub(crate) async fn pay(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Path(id): Path<String>,
     SignedInForm(s, f): SignedInForm<PayForm>,
 ) -> Result<Response, Problem> {
-    let result = pay::pay_checkout(state.souk(), &s.principal, &id, &f.card_token).await;
+    let result = pay::pay_checkout(state.souk(), &s.principal, &client, &id, &f.card_token).await;
     payment_answer(&state, &s, &id, result).await
 }
 

@@ -277,7 +277,11 @@ impl PaymentConnector for Simulator {
     ) -> BoxFuture<'a, Result<Outcome, ConnectorError>> {
         Box::pin(async move {
             let pan = &request.card.pan;
-            let behaviour = test_card(pan.expose_digits()).map_or(Behaviour::Succeed, |c| c.behaviour);
+            let behaviour = match test_card(pan.expose_digits()).map_or(Behaviour::Succeed, |c| c.behaviour) {
+                // A challenge the merchant asked for: an issuer that would approve asks first.
+                Behaviour::Succeed if request.require_challenge => Behaviour::Challenge,
+                other => other,
+            };
             let summary = Request::Authorize {
                 amount: request.amount,
                 brand: pan.brand(),
@@ -465,6 +469,7 @@ mod tests {
             amount: eur(minor),
             idempotency_key: &key(k),
             reference: "order-1",
+            require_challenge: false,
         })
         .await
     }
@@ -559,6 +564,34 @@ mod tests {
                 assert!(sim.capture(&payment, eur(700), &key("cap-declined")).await.is_err());
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_challenge_the_merchant_asks_for_comes_before_an_approval_never_a_decline() {
+        let sim = sim();
+        let ask = |number: &'static str, k: &'static str| {
+            let card = card(number);
+            let sim = &sim;
+            async move {
+                sim.authorize(AuthorizeRequest {
+                    card: &card,
+                    amount: eur(500),
+                    idempotency_key: &key(k),
+                    reference: "order-1",
+                    require_challenge: true,
+                })
+                .await
+            }
+        };
+        let Ok(Outcome::ChallengeRequired { payment, challenge }) = ask("4242424242424242", "rc").await
+        else {
+            panic!("challenge expected")
+        };
+        assert_eq!(sim.charges(), 0, "nothing held before the challenge");
+        let done = sim.complete_challenge(&payment, &challenge, CHALLENGE_CODE, &key("rc-c")).await;
+        assert_eq!(authorized(done), payment);
+        // A card the issuer declines is declined, not challenged.
+        assert!(matches!(ask("4000000000009995", "rd").await, Ok(Outcome::Declined { .. })));
     }
 
     #[tokio::test]
