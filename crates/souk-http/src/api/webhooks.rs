@@ -135,6 +135,7 @@ pub async fn create_webhook_endpoint(
 
 /// Which shop's endpoints to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WebhookEndpointsQuery {
     /// The shop id.
     shop_id: String,
@@ -310,6 +311,7 @@ fn delivery_dto(d: DeliveryRow, log: Vec<AttemptRow>) -> WebhookDeliveryDto {
 
 /// How many deliveries to read.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// 1 to 100 (default 50).
     limit: Option<u32>,
