@@ -180,30 +180,6 @@ fn client() -> Client {
     Client { ip: None, user_agent: String::new(), device: None, request_id: "webhook-test".into() }
 }
 
-/// Buys one unit of `var` from `shop`; returns the order's id.
-async fn buy(app: &TestApp, buyer: &reqwest::Client, csrf: &str, shop: &str, var: &str) -> String {
-    let res = buyer
-        .put(app.url(&format!("/api/v1/cart/lines/{var}")))
-        .header("x-csrf-token", csrf)
-        .json(&json!({ "quantity": 1 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let mut body = json!({ "shipping_address": { "name": "Amina Kaddour", "line1": "3 rue des Fleurs", "postal_code": "69001", "city": "Lyon", "country": "FR" }, "shipping": {} });
-    body["shipping"][shop] = json!("standard");
-    let res = buyer
-        .post(app.url("/api/v1/checkout"))
-        .header("x-csrf-token", csrf)
-        .header("idempotency-key", "webhook-order")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["orders"][0]["id"].as_str().unwrap().to_owned()
-}
-
 /// Registers an endpoint; returns (id, secret).
 async fn register(app: &TestApp, c: &reqwest::Client, csrf: &str, shop: &str, url: &str) -> (String, String) {
     let res = c
@@ -301,7 +277,7 @@ async fn webhooks_reach_a_receiver(db: Db) {
 
     // order.paid: written with the payment; the first attempt gets the 500.
     let (buyer, bcsrf) = signed_in(&app, "hookbuyer@example.com").await;
-    let order = buy(&app, &buyer, &bcsrf, &shop, &var).await;
+    let order = crate::ledger::buy(&app, &buyer, &bcsrf, &shop, &var, "webhook-order").await;
     let checkout = {
         let mut conn = souk.store.conn().await.unwrap();
         souk_store::orders::order(&mut conn, &order).await.unwrap().unwrap().checkout
